@@ -1,0 +1,105 @@
+"""The adapter contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import LicBenchError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared adapter parameter: inline values (``webp:method=0``) are parsed and checked with it."""
+
+    default: Any
+    help: str = ""
+    choices: tuple | None = None
+    type: type | None = None  # defaults to type(default)
+
+    def parse(self, name: str, value: Any) -> Any:
+        typ = self.type or type(self.default)
+        if isinstance(value, str) and typ is not str:
+            try:
+                value = {"true": True, "false": False}[value.lower()] if typ is bool else typ(value)
+            except (ValueError, KeyError):
+                raise LicBenchError(f"parameter {name}={value!r}: expected {typ.__name__}") from None
+        if self.choices is not None and value not in self.choices:
+            raise LicBenchError(f"parameter {name}={value!r}: choose one of {', '.join(map(str, self.choices))}")
+        return value
+
+
+@dataclass
+class Encoded:
+    """What an adapter's encoder returns.
+
+    data: every byte the decoder needs (container included); bpp is computed from len(data).
+    payload_bytes: entropy-coded payload only, when the codec has a notion of it (labelled diagnostic).
+    expected: the reconstruction the encoder expects the decoder to produce (in the adapter's
+        colour space, padded size), used to detect encoder/decoder mismatches.
+    info: anything else worth recording (e.g. estimated rate, labelled as such).
+    """
+
+    data: bytes
+    payload_bytes: int | None = None
+    expected: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+
+class Codec:
+    """Base class of codec adapters.
+
+    Subclasses declare how the harness must prepare pixels (colour space, padding multiple, minimum
+    padded side), their parameters and default operating points, and implement encode/decode.
+    """
+
+    #: "rgb": the adapter gets/returns 8-bit RGB. "ycbcr444": the harness converts to 8-bit YCbCr
+    #: 4:4:4 with the spec's colour policy before encoding and back to RGB after decoding.
+    colorspace: ClassVar[str] = "rgb"
+    pad_multiple: ClassVar[int] = 1
+    min_padded_side: ClassVar[int] = 1
+    operating_point_name: ClassVar[str] = "quality"
+    default_operating_points: ClassVar[tuple] = ()
+    params: ClassVar[dict[str, Param]] = {}
+    #: True when the same input always gives the same bytes (the gate compares bitstream hashes).
+    deterministic: ClassVar[bool] = True
+
+    def __init__(self, **params: Any) -> None:
+        self.p = self.resolve_params(params)
+
+    @classmethod
+    def resolve_params(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """All declared parameters with defaults filled in; unknown names are an error."""
+        out = {k: p.default for k, p in cls.params.items()}
+        for k, v in given.items():
+            if k not in cls.params:
+                known = ", ".join(sorted(cls.params)) or "none"
+                raise LicBenchError(f"codec parameter {k!r} is unknown{did_you_mean(k, cls.params)}; known: {known}")
+            out[k] = cls.params[k].parse(k, v)
+        return out
+
+    def check_operating_point(self, op: float) -> None:
+        """Raise LicBenchError when `op` is not valid for this codec."""
+
+    def versions(self) -> dict[str, str]:
+        """Library/binary versions that determine the bytes produced; part of the spec digest."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Extra facts (weights sha256, config hashes) that determine the output; part of the digest."""
+        return {}
+
+    def job_cost(self, op: float, n_pixels: int) -> float:
+        """Relative cost estimate used to schedule the longest jobs first."""
+        return float(n_pixels)
+
+    def synchronize(self) -> None:
+        """Wait for asynchronous device work (GPU) so the harness's timers are honest."""
+
+    def encode(self, image: np.ndarray, op: float) -> Encoded | bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,272 @@
+"""Command-line interface. Heavy modules (torch, codecs, pandas) are imported inside commands only."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import LicBenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Rate-distortion benchmarking for learned image compression.")
+datasets_app = typer.Typer(no_args_is_help=True, help="List, download and verify datasets.")
+app.add_typer(datasets_app, name="datasets")
+
+StoreOpt = typer.Option(None, "--store", help="results database (default results/lic-bench.sqlite or $LIC_BENCH_STORE)")
+FormatOpt = typer.Option("table", "--format", "-f", help="table|csv|json")
+
+
+def _fail(msg: str, code: int = 2):
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        _fail(f"--format {fmt!r}: choose one of {', '.join(allowed)}")
+
+
+def _fmt(x, digits=4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if isinstance(x, float):
+        return "inf" if math.isinf(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def _print_table(title: str, columns: list[str], rows: list[list], caption: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, caption=caption, caption_justify="left")
+    for c in columns:
+        t.add_column(c, justify="right" if c not in ("codec", "image", "status", "name", "what") else "left")
+    for r in rows:
+        t.add_row(*[_fmt(v) if not isinstance(v, str) else v for v in r])
+    Console(width=max(100, len(caption or "") // 2)).print(t)
+
+
+def _parse_ops(text: Optional[str]) -> Optional[list[float]]:
+    if not text:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"-q/--qualities {text!r}: give comma-separated numbers, e.g. 5,10,20")
+
+
+# ------------------------------------------------------------------ list
+
+@app.command("list")
+def list_cmd(what: str = typer.Argument(..., help="codecs | datasets")):
+    """List codec specs or datasets (imports no codec library)."""
+    if what == "codecs":
+        from .registry import adapter_names
+        from .specs import available_specs
+
+        specs = available_specs()
+        rows = [[s.name, s.adapter, ",".join(f"{o:g}" for o in s.operating_points), s.description] for s in specs.values()]
+        for a in sorted(set(adapter_names()) - {s.adapter for s in specs.values()} - set(specs)):
+            rows.append([a, a, "(adapter defaults)", "adapter without a spec file"])
+        _print_table("codecs", ["name", "adapter", "operating points", "description"], rows)
+    elif what == "datasets":
+        datasets_list()
+    else:
+        _fail(f"list {what!r}: choose 'codecs' or 'datasets'")
+
+
+# ------------------------------------------------------------------ datasets
+
+@datasets_app.command("list")
+def datasets_list():
+    """Registered datasets and whether they are found locally."""
+    from .datasets import locate, registry
+
+    rows = []
+    for name, info in registry().items():
+        try:
+            where = str(locate(name).folder)
+        except LicBenchError:
+            where = "not found (lic-bench datasets fetch " + name + ")"
+        rows.append([name, str(info.count or "?"), info.description, where])
+    _print_table("datasets", ["name", "images", "description", "location"], rows)
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(name: str, root: Optional[Path] = typer.Option(None, "--dir", help="download root (default: user cache)")):
+    """Download a dataset with checksum verification into the cache (or --dir)."""
+    from .datasets import fetch, registry
+
+    reg = registry()
+    if name not in reg:
+        from .errors import did_you_mean
+        _fail(f"unknown dataset {name!r}{did_you_mean(name, reg)}")
+    folder = fetch(reg[name], root)
+    typer.echo(f"{name}: ready in {folder}")
+
+
+@datasets_app.command("verify")
+def datasets_verify(name: str, data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder holding the dataset")):
+    """Check names, counts, sizes and checksums; lists every problem by file name."""
+    from .datasets import format_problems, locate, registry, verify
+
+    reg = registry()
+    if name not in reg:
+        from .errors import did_you_mean
+        _fail(f"unknown dataset {name!r}{did_you_mean(name, reg)}")
+    try:
+        folder = locate(name, data_dir).folder
+    except LicBenchError:
+        folder = Path(data_dir) / name if data_dir and (Path(data_dir) / name).is_dir() else Path(data_dir or ".")
+    rep = verify(reg[name], folder)
+    typer.echo(f"{name} in {folder}: {len(rep.ok)} ok")
+    if rep.recompressed:
+        typer.echo(f"  note: {len(rep.recompressed)} file(s) re-encoded with identical pixels: {', '.join(rep.recompressed)}")
+    if not rep.passed:
+        typer.echo(f"  FAILED: {format_problems(rep)}")
+        raise typer.Exit(1)
+    typer.echo("  verified")
+
+
+# ------------------------------------------------------------------ run
+
+@app.command()
+def run(
+    codecs: str = typer.Option(..., "--codecs", "-c", help="comma-separated specs, with inline params: webp:method=0,jpeg"),
+    dataset: str = typer.Option("sample", "--dataset", "-d", help="registered dataset name or a folder of images"),
+    qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="override operating points, e.g. 5,10,20"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder with the dataset (or $LIC_BENCH_DATA)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="parallel worker processes for CPU codecs"),
+    device: str = typer.Option("cpu", "--device", help="cpu|cuda (learned codecs)"),
+    vtm_dir: Optional[Path] = typer.Option(None, "--vtm-dir", help="VTM build folder (or $LIC_BENCH_VTM_DIR)"),
+    store: Optional[Path] = StoreOpt,
+    aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled (for the printed table)"),
+    no_bitstreams: bool = typer.Option(False, "--no-bitstreams", help="do not keep bitstreams in the store"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+):
+    """Evaluate codecs on a dataset; finished results are cached, failures recorded."""
+    from .datasets import locate
+    from .runner import execute, prepare
+    from .specs import resolve_spec, split_codec_list
+    from .store import Store
+
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        _fail(f"--device {device!r}: choose cpu or cuda")
+    ops = _parse_ops(qualities)
+    specs = [resolve_spec(c) for c in split_codec_list(codecs)]
+    ds = locate(dataset, data_dir)
+    options_for = lambda s: ({"vtm_dir": str(vtm_dir)} if vtm_dir and s.adapter == "vtm" else {})  # noqa: E731
+    prepared = [prepare(s, **options_for(s)) for s in specs]
+    with Store(store) as st:
+        summary = execute(prepared, ds, st, operating_points=ops, jobs=jobs,
+                          adapter_options={k: v for s in specs for k, v in options_for(s).items()},
+                          keep_bitstreams=not no_bitstreams, progress=not no_progress and sys.stderr.isatty())
+        typer.echo(f"{ds.name}: {summary.planned} jobs, {summary.cached} cached, {summary.done} computed, "
+                   f"{len(summary.failed)} failed" + (f", {summary.left} left (interrupted)" if summary.interrupted else ""))
+        _print_rd_tables(st, ds.name, [s.name for s in specs], aggregation)
+    for name, err in summary.load_errors:
+        typer.echo(f"  unreadable image {name}: {err}", err=True)
+    if summary.failed:
+        typer.echo(f"{len(summary.failed)} job(s) failed:", err=True)
+        for codec, op, image, err in summary.failed[:20]:
+            typer.echo(f"  {codec} q={op:g} {image}: {err.splitlines()[0]}", err=True)
+    if summary.interrupted:
+        typer.echo(f"interrupted: {summary.left} job(s) not run; rerun the same command to finish", err=True)
+        raise typer.Exit(130)
+    if summary.failed or summary.load_errors:
+        raise typer.Exit(1)
+
+
+def _print_rd_tables(st, dataset: str, names: list[str] | None, aggregation: str) -> None:
+    from .curves import AGGREGATION_LABELS
+    from .results import codec_results
+
+    for cr in codec_results(st, dataset, names):
+        rows = [[f"{p.op:g}", f"{p.n_images}/{cr.n_images}", p.bpp, p.psnr_rgb, p.ms_ssim, p.ms_ssim_db,
+                 p.enc_s * 1e3 if p.n_images else math.nan, p.dec_s * 1e3 if p.n_images else math.nan,
+                 str(p.n_failed), str(p.n_mismatch)] for p in cr.points(aggregation)]
+        _print_table(f"{cr.name} on {dataset} (spec {cr.digest})",
+                     ["op", "images", "bpp", "PSNR-RGB dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms", "failed", "mismatch"],
+                     rows, caption=f"aggregation: {AGGREGATION_LABELS[aggregation]}")
+
+
+# ------------------------------------------------------------------ results
+
+@app.command()
+def results(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|csv|json|compressai"),
+    aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
+    per_image: bool = typer.Option(False, "--per-image", help="per-image records instead of curves"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write to a file (compressai: a folder, one JSON per codec)"),
+    store: Optional[Path] = StoreOpt,
+):
+    """Print or export stored results (curves or per-image records)."""
+    from .curves import AGGREGATION_LABELS, AGGREGATIONS
+    from .results import codec_results, curves_frame, records_frame, to_compressai
+    from .specs import split_codec_list
+    from .store import Store
+
+    _check_format(fmt, ("table", "csv", "json", "compressai"))
+    if aggregation not in AGGREGATIONS:
+        _fail(f"--aggregation {aggregation!r}: choose mean or pooled")
+    with Store(store, readonly=True) as st:
+        crs = codec_results(st, dataset, split_codec_list(codecs) if codecs else None)
+        if fmt == "table":
+            _print_rd_tables(st, dataset, [c.name for c in crs], aggregation)
+            return
+    if fmt == "compressai":
+        docs = {c.name: to_compressai(c.name, c.points(aggregation),
+                                      f"lic-bench, {dataset}, spec {c.digest}; aggregation: {AGGREGATION_LABELS[aggregation]}")
+                for c in crs}
+        if output:
+            output.mkdir(parents=True, exist_ok=True)
+            for n, d in docs.items():
+                (output / f"{n.replace(':', '_').replace('/', '_')}.json").write_text(json.dumps(d, indent=2))
+            typer.echo(f"wrote {len(docs)} file(s) to {output}")
+        else:
+            typer.echo(json.dumps(docs[crs[0].name] if len(docs) == 1 else list(docs.values()), indent=2))
+        return
+    df = records_frame(crs) if per_image else curves_frame(crs, aggregation)
+    text = df.to_csv(index=False) if fmt == "csv" else df.to_json(orient="records", indent=2)
+    if output:
+        output.write_text(text)
+    else:
+        typer.echo(text)
+
+
+@app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., help="CompressAI results JSON"),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="dataset the file reports on"),
+    name: Optional[str] = typer.Option(None, "--name", help="curve name (default: the file's 'name')"),
+    store: Optional[Path] = StoreOpt,
+):
+    """Import a CompressAI results JSON as a named reference curve (labelled as imported)."""
+    from .results import read_compressai
+    from .store import Store
+
+    doc = read_compressai(path)
+    cname = name or doc["name"]
+    with Store(store) as st:
+        st.put_curve(cname, dataset, "imported", {"source": str(path), "description": doc["description"],
+                                                  "format": "compressai-results-json"}, doc["points"])
+    typer.echo(f"imported {cname!r} ({len(doc['points']['bpp'])} points) for {dataset}")
+
+
+def main() -> None:
+    try:
+        app()
+    except LicBenchError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

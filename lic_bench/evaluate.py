@@ -1,0 +1,105 @@
+"""Evaluate one job — (codec, operating point, image) — under the harness's conventions.
+
+Order of operations, identical for every codec:
+pad (centred zeros to the adapter's multiple) -> colour-convert (YCbCr adapters, spec policy) ->
+encode (timed) -> decode from the bytes alone (timed) -> compare with the encoder's expected
+reconstruction -> colour-convert back -> crop -> metrics against the original 8-bit RGB image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+
+import numpy as np
+
+from . import METRIC_VERSION, color, metrics
+from .adapters.base import Codec, Encoded
+from .errors import LicBenchError
+from .imageio import crop, pad, pixel_sha256
+
+
+def _as_encoded(out) -> Encoded:
+    if isinstance(out, Encoded):
+        return out
+    if isinstance(out, (bytes, bytearray, memoryview)):
+        return Encoded(bytes(out))
+    raise TypeError(f"adapter encode() must return bytes or Encoded, got {type(out).__name__}")
+
+
+def _check_decoded(arr, shape) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise LicBenchError(f"decoder returned dtype {arr.dtype}, expected uint8 (adapters must return 8-bit samples)")
+    if arr.shape != shape:
+        raise LicBenchError(f"decoder returned shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | None = None,
+             clock=time.perf_counter) -> dict:
+    """Run one job; returns the raw per-image record fields (plus ``bitstream``: the bytes).
+
+    Errors inside the codec become a record with ``status='failed'`` and the error text; they never
+    propagate, so a run goes on.
+    """
+    h, w = image.shape[:2]
+    rec: dict = {"metric_version": METRIC_VERSION, "op": float(op), "height": h, "width": w,
+                 "pixel_sha256": pixel_sha256(image), "status": "failed", "error": None, "flags": []}
+    try:
+        codec.check_operating_point(op)
+        padded = pad(image, codec.pad_multiple)
+        ph, pw = padded.shape[:2]
+        if min(ph, pw) < codec.min_padded_side:
+            raise LicBenchError(
+                f"image {w}x{h} pads to {pw}x{ph}, below this codec's minimum side {codec.min_padded_side}; it cannot be coded")
+        if (ph, pw) != (h, w):
+            rec["flags"].append(f"padded:{pw}x{ph}")
+        policy = None
+        if codec.colorspace == "ycbcr444":
+            policy = color_policy or color.DEFAULT_POLICY
+            codec_input = color.rgb_to_ycbcr_u8(padded, policy)
+            rec["flags"].append(f"color:{policy}")
+        elif codec.colorspace == "rgb":
+            codec_input = padded
+        else:
+            raise LicBenchError(f"adapter declares unknown colorspace {codec.colorspace!r}")
+
+        t0 = clock()
+        enc = _as_encoded(codec.encode(codec_input, op))
+        codec.synchronize()
+        t1 = clock()
+        data = bytes(enc.data)
+        decoded = codec.decode(data)
+        codec.synchronize()
+        t2 = clock()
+        decoded = _check_decoded(decoded, codec_input.shape)
+
+        mismatch = None
+        if enc.expected is not None:
+            expected = _check_decoded(enc.expected, codec_input.shape)
+            rec["expected_sha256"] = pixel_sha256(expected)
+            mismatch = not np.array_equal(expected, decoded)
+            if mismatch:
+                n = int(np.count_nonzero(np.any(expected != decoded, axis=-1)))
+                rec["flags"].append(f"enc-dec-mismatch:{n}px")
+        rgb = color.ycbcr_to_rgb_u8(decoded, policy) if policy else decoded
+        rgb = np.ascontiguousarray(crop(rgb, h, w, codec.pad_multiple))
+
+        sse = metrics.sse_per_channel(image, rgb)
+        sse_ycc = metrics.sse_ycbcr(image, rgb)
+        ms = metrics.ms_ssim(image, rgb)
+        rec.update(
+            status="ok", bytes=len(data), payload_bytes=enc.payload_bytes,
+            sse_r=sse[0], sse_g=sse[1], sse_b=sse[2], sse_y=sse_ycc[0], sse_cb=sse_ycc[1], sse_cr=sse_ycc[2],
+            ms_ssim=ms.value, ms_ssim_note=ms.reason, enc_s=t1 - t0, dec_s=t2 - t1,
+            bitstream_sha256=hashlib.sha256(data).hexdigest(), bitstream_md5=hashlib.md5(data).hexdigest(),
+            decoded_sha256=pixel_sha256(rgb), mismatch=mismatch, extra=enc.info or {}, bitstream=data,
+        )
+    except Exception as e:  # noqa: BLE001 - a codec failure is a recorded result, not a crash
+        msg = str(e) if isinstance(e, LicBenchError) else f"{type(e).__name__}: {e}"
+        rec["error"] = msg.strip()[:4000] or type(e).__name__
+        if not isinstance(e, LicBenchError):
+            rec["extra"] = {"traceback": traceback.format_exc(limit=6)[-4000:]}
+    return rec

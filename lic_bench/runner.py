@@ -1,0 +1,247 @@
+"""Plan and execute evaluation jobs; only the calling process writes the store.
+
+A job is (codec spec, operating point, image). Planning skips every key already finished in the
+store; jobs run longest-first (largest image, most expensive operating point) in-process or in a
+pool of worker processes; each finished record is committed at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import METRIC_VERSION
+from .datasets import Dataset
+from .errors import LicBenchError
+from .imageio import load_rgb
+from .specs import CodecSpec, spec_digest
+from .store import Store
+
+
+@dataclass
+class PreparedCodec:
+    spec: CodecSpec
+    digest: str
+    identity: dict
+    codec: object  # adapter instance (in the planning process)
+
+
+def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
+    """Instantiate the adapter and compute the spec digest from everything that determines its output."""
+    from .registry import adapter_class, BUILTIN_ADAPTERS, adapter_ref
+
+    cls = adapter_class(spec.adapter)
+    codec = cls(**spec.params, **adapter_options) if adapter_options else cls(**spec.params)
+    identity = {
+        "adapter": spec.adapter, "class": adapter_ref(spec.adapter), "params": codec.p,
+        "versions": codec.versions(), "provenance": codec.provenance(),
+        "color": (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None,
+    }
+    identity["builtin"] = spec.adapter in BUILTIN_ADAPTERS
+    return PreparedCodec(spec, spec_digest(identity), identity, codec)
+
+
+@dataclass
+class ImageRef:
+    name: str
+    path: Path
+    pixel_sha256: str
+    width: int
+    height: int
+    flags: list[str]
+
+
+def index_dataset(ds: Dataset, store: Store) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
+    """Decode (or take from the file-hash cache) every image; return content hash, images, load errors."""
+    import json
+
+    refs, errors = [], []
+    for im in ds.images:
+        row = None
+        try:
+            row = store.cached_file_hash(im.path) if not store.readonly else None
+        except OSError:
+            pass
+        if row is not None:
+            refs.append(ImageRef(im.name, im.path, row["pixel_sha256"], row["width"], row["height"], json.loads(row["flags"])))
+            continue
+        try:
+            img = load_rgb(im.path)
+        except LicBenchError as e:
+            errors.append((im.name, str(e)))
+            continue
+        h, w = img.pixels.shape[:2]
+        refs.append(ImageRef(im.name, im.path, img.sha256, w, h, img.flags))
+        if not store.readonly:
+            store.put_file_hash(im.path, img.sha256, w, h, img.flags)
+    content = hashlib.sha256("\n".join(f"{r.name}:{r.pixel_sha256}" for r in refs).encode()).hexdigest()
+    return content, refs, errors
+
+
+@dataclass(order=True)
+class Job:
+    sort_key: tuple
+    spec_name: str = field(compare=False)
+    op: float = field(compare=False)
+    image: ImageRef = field(compare=False)
+
+
+@dataclass
+class RunSummary:
+    dataset: str
+    content_sha256: str
+    planned: int = 0
+    cached: int = 0
+    done: int = 0
+    failed: list[tuple[str, float, str, str]] = field(default_factory=list)  # codec, op, image, error
+    load_errors: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    left: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+# ---- worker side: adapters are built once per process and spec
+
+_WORKER_CODECS: dict[str, object] = {}
+
+
+def _worker_codec(spec_dict: dict, options: dict):
+    key = spec_dict["name"]
+    if key not in _WORKER_CODECS:
+        _WORKER_CODECS[key] = prepare(CodecSpec.from_dict(spec_dict), **options).codec
+    return _WORKER_CODECS[key]
+
+
+def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str) -> dict:
+    """Evaluate one job from picklable arguments (runs in a worker or in-process)."""
+    from .evaluate import evaluate
+
+    try:
+        codec = _worker_codec(spec_dict, options)
+        img = load_rgb(path)
+    except LicBenchError as e:
+        return {"status": "failed", "error": str(e), "op": op, "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
+    if img.sha256 != pixel_sha256:
+        return {"status": "failed", "error": f"{path}: file changed during the run", "op": op,
+                "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
+    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"))
+    rec["flags"] = img.flags + rec["flags"]
+    return rec
+
+
+def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
+         operating_points: list[float] | None) -> tuple[list[Job], int]:
+    jobs, cached = [], 0
+    for pc in prepared:
+        ops = list(operating_points) if operating_points else list(pc.spec.operating_points or pc.codec.default_operating_points)
+        if not ops:
+            raise LicBenchError(f"codec {pc.spec.name!r} has no default operating points; pass -q/--qualities")
+        for op in ops:
+            pc.codec.check_operating_point(float(op))
+        done = store.done_keys(METRIC_VERSION, pc.digest)
+        for op in ops:
+            for im in images:
+                if (float(op), im.pixel_sha256) in done:
+                    cached += 1
+                    continue
+                cost = pc.codec.job_cost(float(op), im.width * im.height)
+                jobs.append(Job((-cost, pc.spec.name, float(op), im.name), pc.spec.name, float(op), im))
+    jobs.sort()
+    return jobs, cached
+
+
+def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operating_points=None, jobs: int = 1,
+            adapter_options: dict | None = None, keep_bitstreams: bool = True, progress: bool = True) -> RunSummary:
+    options = adapter_options or {}
+    content, images, load_errors = index_dataset(ds, store)
+    if not images:
+        raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
+                            (f" ({load_errors[0][0]}: {load_errors[0][1]})" if load_errors else ""))
+    store.put_dataset(content, ds.name, str(ds.folder),
+                      [(r.name, r.pixel_sha256, r.width, r.height, __import__("json").dumps(r.flags)) for r in images])
+    by_name = {pc.spec.name: pc for pc in prepared}
+    for pc in prepared:
+        store.put_spec(pc.digest, pc.spec.name, pc.spec.adapter, pc.identity, pc.spec.to_dict())
+    todo, cached = plan(prepared, images, store, operating_points)
+    summary = RunSummary(ds.name, content, planned=len(todo) + cached, cached=cached, load_errors=load_errors,
+                         digests={n: pc.digest for n, pc in by_name.items()})
+
+    def record(job: Job, rec: dict) -> None:
+        store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
+        if rec.get("status") == "ok":
+            summary.done += 1
+        else:
+            summary.failed.append((job.spec_name, job.op, job.image.name, rec.get("error") or "unknown error"))
+
+    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options, j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
+    bar = _Progress(len(todo), enabled=progress and bool(todo))
+    remaining = list(todo)
+    try:
+        if jobs <= 1:
+            for pc in prepared:  # reuse the planning instances in-process
+                _WORKER_CODECS[pc.spec.name] = pc.codec
+            while remaining:
+                j = remaining[0]
+                record(j, run_job(*args(j)))
+                remaining.pop(0)
+                bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {pool.submit(run_job, *args(j)): j for j in todo}
+                pending = set(futures)
+                try:
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            j = futures[f]
+                            try:
+                                rec = f.result()
+                            except Exception as e:  # worker died
+                                rec = {"status": "failed", "error": f"worker failed: {type(e).__name__}: {e}",
+                                       "op": j.op, "pixel_sha256": j.image.pixel_sha256, "metric_version": METRIC_VERSION}
+                            record(j, rec)
+                            remaining.remove(j)
+                            bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
+                except KeyboardInterrupt:
+                    for f in pending:
+                        f.cancel()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+        _WORKER_CODECS.clear()
+    summary.left = len(remaining)
+    return summary
+
+
+class _Progress:
+    """A rich progress bar with ETA on stderr (quiet when disabled)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.p = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                              console=Console(stderr=True), transient=False)
+            self.p.start()
+            self.task = self.p.add_task("evaluating", total=total)
+
+    def advance(self, label: str) -> None:
+        if self.p:
+            self.p.update(self.task, advance=1, description=label[:48].ljust(48))
+
+    def close(self) -> None:
+        if self.p:
+            self.p.stop()
+            self.p = None

@@ -1,0 +1,187 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from lic_bench.adapters import Codec
+from lic_bench.cli import app
+from lic_bench.datasets import locate
+from lic_bench.evaluate import evaluate
+from lic_bench.results import codec_results
+from lic_bench.runner import execute, prepare
+from lic_bench.specs import resolve_spec
+from lic_bench.store import Store
+
+runner = CliRunner()
+
+
+def _run(ds_folder, codecs=("webp",), ops=None, jobs=1):
+    with Store() as st:
+        return execute([prepare(resolve_spec(c)) for c in codecs], locate(str(ds_folder)), st,
+                       operating_points=ops, jobs=jobs, progress=False)
+
+
+def test_records_hold_raw_quantities_and_bpp_counts_whole_file(small_dataset):
+    s = _run(small_dataset, ops=[20, 40])
+    assert (s.planned, s.done, s.cached, s.failed) == (6, 6, 0, [])
+    with Store() as st:
+        (cr,) = codec_results(st, "imgs", ["webp"])
+        for r in cr.records:
+            data = st.bitstream(r["bitstream_sha256"])
+            assert len(data) == r["bytes"] and data[:4] == b"RIFF"
+            from PIL import Image as I
+            import io
+            dec = np.asarray(I.open(io.BytesIO(data)).convert("RGB"))
+            orig = np.asarray(I.open(small_dataset / r["image"]).convert("RGB"))
+            assert r["sse_r"] + r["sse_g"] + r["sse_b"] == float(((dec.astype(int) - orig) ** 2).sum())
+        pts = cr.points("mean")
+        assert [p.op for p in pts] == [20, 40] and pts[0].bpp < pts[1].bpp and pts[0].psnr_rgb < pts[1].psnr_rgb
+        # images are 263x201, 171x193, 240x180: c.png has a side <= 160? no; all MS-SSIM finite
+        assert all(0 < p.ms_ssim < 1 for p in pts)
+
+
+def test_rerun_is_cached_and_changed_spec_is_new(small_dataset):
+    _run(small_dataset, ops=[30])
+    again = _run(small_dataset, ops=[30])
+    assert (again.cached, again.done) == (3, 0)
+    changed = _run(small_dataset, codecs=("webp:method=0",), ops=[30])
+    assert changed.done == 3
+    with Store() as st:
+        assert st.count_records() == 6
+
+
+def test_parallel_jobs_give_identical_records(small_dataset, tmp_path, monkeypatch):
+    _run(small_dataset, codecs=("jpeg",), ops=[50, 80])
+    monkeypatch.setenv("LIC_BENCH_STORE", str(tmp_path / "par.sqlite"))
+    s = _run(small_dataset, codecs=("jpeg",), ops=[50, 80], jobs=2)
+    assert s.done == 6
+    a = sqlite3.connect(os.environ["LIC_BENCH_STORE"]).execute("SELECT op, pixel_sha256, bitstream_sha256, sse_r FROM records ORDER BY 1,2").fetchall()
+    b = sqlite3.connect(str(tmp_path / "store.sqlite")).execute("SELECT op, pixel_sha256, bitstream_sha256, sse_r FROM records ORDER BY 1,2").fetchall()
+    assert a == b and len(a) == 6
+
+
+class Flaky(Codec):
+    """Fails on one image size; returns a wrong-size image on another."""
+
+    default_operating_points = (1,)
+
+    def encode(self, image, op):
+        if image.shape[1] == 171:
+            raise RuntimeError("synthetic encoder crash")
+        return image.tobytes() + bytes([image.shape[0] % 256, image.shape[1] % 256])
+
+    def decode(self, data):
+        h = data[-2]
+        w = data[-1]
+        arr = np.frombuffer(data[:-2], np.uint8)
+        if w == 240 % 256:
+            return arr.reshape(180, 240, 3)[:-1]  # wrong size
+        return arr.reshape(-1, 263, 3)
+
+
+def test_per_item_failures_are_recorded_and_run_goes_on(small_dataset):
+    ds = locate(str(small_dataset))
+    imgs = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in small_dataset.glob("*.png")}
+    rec = evaluate(Flaky(), imgs["b.png"], 1)
+    assert rec["status"] == "failed" and "synthetic encoder crash" in rec["error"]
+    rec = evaluate(Flaky(), imgs["c.png"], 1)
+    assert rec["status"] == "failed" and "decoder returned shape (179, 240, 3)" in rec["error"]
+    rec = evaluate(Flaky(), imgs["a.png"], 1)
+    assert rec["status"] == "ok" and rec["sse_r"] == 0
+
+
+def test_cli_run_sample_prints_table_and_export_formats(small_dataset, tmp_path):
+    r = runner.invoke(app, ["run", "--codecs", "webp,jpeg", "--dataset", str(small_dataset), "-q", "30,60"])
+    assert r.exit_code == 0, r.output
+    assert "webp on imgs" in r.output and "PSNR-RGB dB" in r.output and "mean of per-image" in r.output
+    r = runner.invoke(app, ["results", "--dataset", "imgs", "--codecs", "webp", "--format", "compressai"])
+    doc = json.loads(r.output)
+    assert set(doc) == {"name", "description", "results"}
+    assert set(doc["results"]) == {"psnr-rgb", "ms-ssim-rgb", "bpp", "encoding_time", "decoding_time"}
+    assert doc["results"]["bpp"] == sorted(doc["results"]["bpp"]) and len(doc["results"]["bpp"]) == 2
+    r = runner.invoke(app, ["results", "--dataset", "imgs", "--format", "csv", "--per-image"])
+    lines = r.output.strip().splitlines()
+    assert lines[0].startswith("codec,spec_digest,dataset,image") and len(lines) == 1 + 12
+    r = runner.invoke(app, ["results", "--dataset", "imgs", "--format", "json", "--aggregation", "pooled"])
+    rows = json.loads(r.output)
+    assert {row["aggregation"] for row in rows} == {"pooled"} and len(rows) == 4
+
+
+def test_cli_bad_input_errors(small_dataset, tmp_path):
+    r = runner.invoke(app, ["run", "--codecs", "wbp", "--dataset", str(small_dataset)])
+    assert r.exit_code != 0
+    r = runner.invoke(app, ["run", "--codecs", "webp", "--dataset", str(small_dataset), "-q", "500"])
+    assert r.exit_code != 0
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lic_bench", "run", "--codecs", "webp", "-q", "10",
+                               "--dataset", str(small_dataset), "--store", str(ro / "s.sqlite")], capture_output=True, text=True)
+        if os.geteuid() != 0:  # root ignores directory permissions
+            assert proc.returncode == 2 and "not writable" in proc.stderr
+    finally:
+        ro.chmod(0o700)
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "lic_bench", *args], capture_output=True, text=True, **kw)
+
+
+def test_unknown_codec_and_quality_give_one_line_errors(small_dataset):
+    p = _cli("run", "--codecs", "wbp", "--dataset", str(small_dataset))
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "did you mean 'webp'" in p.stderr
+    p = _cli("run", "--codecs", "webp", "-q", "500", "--dataset", str(small_dataset))
+    assert p.returncode == 2 and "quality must be an integer in 0..100" in p.stderr
+    p = _cli("run", "--codecs", "webp", "--dataset", "kodakk")
+    assert p.returncode == 2 and "did you mean 'kodak'" in p.stderr
+
+
+def test_bad_image_in_folder_is_reported_rest_evaluated(small_dataset):
+    (small_dataset / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    p = _cli("run", "--codecs", "jpeg", "-q", "50", "--dataset", str(small_dataset), "--no-progress")
+    assert p.returncode == 1 and "zz_broken.png" in p.stderr
+    with Store() as st:
+        assert st.count_records() == 3
+
+
+def test_sigkill_mid_run_then_rerun_completes_without_duplicates(tmp_path):
+    """Kill the CLI while it writes, rerun, and check every key exactly once."""
+    from conftest import sample_photo
+
+    d = tmp_path / "many"
+    d.mkdir()
+    img = sample_photo("astronaut.png")
+    for i in range(8):
+        Image.fromarray(np.roll(img, 37 * i, axis=1)[:300, :300]).save(d / f"i{i}.png")
+    store = Path(os.environ["LIC_BENCH_STORE"])
+    args = ["run", "--codecs", "webp", "-q", "5,10,15,20,25,30", "--dataset", str(d), "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "lic_bench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    n = 0
+    while time.time() < deadline:
+        time.sleep(0.05)
+        try:
+            n = sqlite3.connect(store, timeout=5).execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue
+        if n >= 5:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 5 <= n < 48, "the run was not killed mid-way"
+    p = _cli(*args)
+    assert p.returncode == 0, p.stderr
+    assert "cached" in p.stdout
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT op || pixel_sha256) FROM records").fetchone() == (48, 48)
+    assert db.execute("SELECT COUNT(*) FROM records WHERE status != 'ok'").fetchone()[0] == 0
