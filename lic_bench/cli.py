@@ -260,6 +260,123 @@ def import_cmd(
     typer.echo(f"imported {cname!r} ({len(doc['points']['bpp'])} points) for {dataset}")
 
 
+# ------------------------------------------------------------------ BD-rate
+
+def _open_store_if_any(store):
+    from .store import Store, default_path
+
+    path = Path(store) if store else default_path()
+    return Store(path, readonly=True) if path.is_file() else None
+
+
+def _default_test_curves(st, dataset: str, anchor_name: str) -> list[str]:
+    names = []
+    if st is not None:
+        from .results import codec_results
+
+        try:
+            names = [c.name for c in codec_results(st, dataset) if not c.random_init]
+        except LicBenchError:
+            names = []
+        names += [r[0] for r in st.db.execute("SELECT name FROM curves WHERE dataset=?", (dataset,))]
+    return [n for n in dict.fromkeys(names) if n != anchor_name]
+
+
+@app.command()
+def bdrate(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve (store, imported, shipped; NAME@shipped forces the shipped one)"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="test curves; NAME@paper for paper-reported curves"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="psnr-rgb|psnr-y|ms-ssim-db (comma-separated for several)"),
+    method: str = typer.Option("pchip", "--method", help="pchip|cubic|akima|pchip-trapz100"),
+    aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
+    per_image: bool = typer.Option(False, "--per-image", help="mean of per-image BD-rates instead"),
+    fmt: str = FormatOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """BD-rate and BD-quality of codecs against an anchor, with every convention stated."""
+    from .bd import METHODS
+    from .bdcompare import compare, fmt_value
+    from .references import METRICS, resolve_curve
+    from .specs import split_codec_list
+
+    _check_format(fmt, ("table", "csv", "json"))
+    if method not in METHODS:
+        _fail(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+    metrics_ = [m.strip() for m in metric.split(",") if m.strip()]
+    for m in metrics_:
+        if m not in METRICS:
+            _fail(f"--metric {m!r}: choose from {', '.join(METRICS)}")
+    agg = "per-image" if per_image else aggregation
+    if agg not in ("mean", "pooled", "per-image"):
+        _fail(f"--aggregation {aggregation!r}: choose mean or pooled")
+    st = _open_store_if_any(store)
+    try:
+        anchor_curve = resolve_curve(anchor, dataset, st)
+        names = split_codec_list(codecs) if codecs else _default_test_curves(st, dataset, anchor_curve.name)
+        if not names:
+            _fail(f"no test curves for {dataset!r}: run some codecs or pass --codecs (e.g. tcm-large@paper)")
+        tests = [resolve_curve(n, dataset, st) for n in names]
+        rows = [compare(anchor_curve, t, m, method, agg) for t in tests for m in metrics_]
+    finally:
+        if st is not None:
+            st.close()
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        keys = ["codec", "test_kind", "anchor", "anchor_kind", "dataset", "metric", "method", "aggregation", "bd_rate", "bd_quality", "overlap", "points", "status"]
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        typer.echo(buf.getvalue().rstrip())
+    else:
+        table = [[r["codec"] + ("" if r["test_kind"] == "measured" else f" ({r['test_kind']})"), r["metric"],
+                  fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], " dB"),
+                  "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]
+        prov = anchor_curve.provenance
+        caption = (f"anchor: {anchor_curve.label}; {prov.get('encoder') or prov.get('citation') or prov.get('spec_digest') or ''}\n"
+                   f"method: {method}; aggregation: {rows[0]['aggregation_label']}; negative BD-rate = fewer bits than the anchor")
+        _print_table(f"BD vs {anchor_curve.name} on {dataset}", ["codec", "metric", "BD-rate", "BD-quality", "overlap", "points", "status"],
+                     table, caption=caption)
+        for r in rows:
+            for w_ in r["warnings"]:
+                typer.echo(f"  warning [{r['codec']}, {r['metric']}]: {w_}", err=True)
+
+
+@app.command()
+def compare(
+    codec: str = typer.Argument(..., help="your measured curve (codec name in the store)"),
+    reference: str = typer.Argument(..., help="the curve to compare with, e.g. tcm-large@paper"),
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m"),
+    method: str = typer.Option("pchip", "--method"),
+    fmt: str = FormatOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """Your run of a codec against another curve (e.g. the paper's): ΔPSNR at equal rate and BD-rate."""
+    from .bdcompare import compare as _compare, fmt_value
+    from .references import resolve_curve
+
+    _check_format(fmt, ("table", "json"))
+    st = _open_store_if_any(store)
+    try:
+        ref, mine = resolve_curve(reference, dataset, st), resolve_curve(codec, dataset, st)
+    finally:
+        if st is not None:
+            st.close()
+    row = _compare(ref, mine, metric, method)
+    if fmt == "json":
+        typer.echo(json.dumps(row, indent=2, default=str))
+        return
+    typer.echo(f"{mine.label} vs {ref.label} on {dataset} ({metric}, {method}): "
+               f"BD-rate {fmt_value(row['bd_rate'], ' %')}, Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
+               + ("" if row["status"] == "ok" else f" — {row['status']}"))
+
+
 def main() -> None:
     try:
         app()

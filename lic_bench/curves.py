@@ -49,18 +49,25 @@ class Point:
 def image_quality(rec: dict) -> dict:
     """Per-image metric values from one record's raw quantities."""
     n = rec["height"] * rec["width"]
-    sse = (rec["sse_r"], rec["sse_g"], rec["sse_b"])
-    ycc = (rec["sse_y"], rec["sse_cb"], rec["sse_cr"])
+    ycc = (rec.get("sse_y"), rec.get("sse_cb"), rec.get("sse_cr"))
+    has_ycc = None not in ycc
     ms = rec.get("ms_ssim")
     ms = math.nan if ms is None else ms
     return {
         "bpp": metrics.bpp(rec["bytes"], rec["height"], rec["width"]),
-        "psnr_rgb": metrics.psnr_rgb(sse, n),
-        "psnr_y": metrics.psnr_from_mse(ycc[0] / n),
-        "psnr_ycbcr": metrics.psnr_ycbcr_611(ycc, n),
+        "psnr_rgb": metrics.psnr_from_mse(sse_rgb(rec) / (3.0 * n)),
+        "psnr_y": metrics.psnr_from_mse(ycc[0] / n) if has_ycc else math.nan,
+        "psnr_ycbcr": metrics.psnr_ycbcr_611(ycc, n) if has_ycc else math.nan,
         "ms_ssim": ms,
         "ms_ssim_db": metrics.ms_ssim_db(ms),
     }
+
+
+def sse_rgb(rec: dict) -> float:
+    """Total RGB SSE of a record (records imported from elsewhere may carry only the total)."""
+    if rec.get("sse_r") is None:
+        return rec["sse_rgb"]
+    return rec["sse_r"] + rec["sse_g"] + rec["sse_b"]
 
 
 def _mean(xs):
@@ -92,12 +99,14 @@ def aggregate(records: list[dict], aggregation: str = "mean") -> list[Point]:
                         ms_ssim=ms, ms_ssim_db=metrics.ms_ssim_db(ms))
         else:
             pix = sum(r["height"] * r["width"] for r in ok)
-            sse = sum(r["sse_r"] + r["sse_g"] + r["sse_b"] for r in ok)
-            ycc = tuple(sum(r[k] for r in ok) for k in ("sse_y", "sse_cb", "sse_cr"))
+            sse = sum(sse_rgb(r) for r in ok)
+            has_ycc = all(r.get("sse_y") is not None for r in ok)
+            ycc = tuple(sum(r[k] for r in ok) for k in ("sse_y", "sse_cb", "sse_cr")) if has_ycc else None
             msw = [(r["ms_ssim"], r["height"] * r["width"]) for r in ok if r.get("ms_ssim") is not None and not math.isnan(r["ms_ssim"])]
             ms = sum(v * w for v, w in msw) / sum(w for _, w in msw) if msw else math.nan
             vals = dict(bpp=8.0 * sum(r["bytes"] for r in ok) / pix, psnr_rgb=metrics.psnr_from_mse(sse / (3 * pix)),
-                        psnr_y=metrics.psnr_from_mse(ycc[0] / pix), psnr_ycbcr=metrics.psnr_ycbcr_611(ycc, pix),
+                        psnr_y=metrics.psnr_from_mse(ycc[0] / pix) if ycc else math.nan,
+                        psnr_ycbcr=metrics.psnr_ycbcr_611(ycc, pix) if ycc else math.nan,
                         ms_ssim=ms, ms_ssim_db=metrics.ms_ssim_db(ms))
         points.append(Point(op, len(ok), failed, mism, enc_s=_mean([r.get("enc_s") for r in ok]),
                             dec_s=_mean([r.get("dec_s") for r in ok]), **vals))

@@ -1,0 +1,75 @@
+"""BD-rate of curves (any source) against an anchor, as self-describing rows."""
+
+from __future__ import annotations
+
+import math
+
+from .bd import bd_quality, bd_rate
+from .curves import AGGREGATION_LABELS
+from .errors import LicBenchError
+from .references import KINDS, Curve
+
+BD_AGGREGATIONS = ("mean", "pooled", "per-image")
+PER_IMAGE_LABEL = "mean of per-image BD-rates (JPEG AI); per-image curves"
+
+
+def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = "pchip",
+            aggregation: str = "mean") -> dict:
+    """One row: BD-rate (%) and BD-quality (dB) of `test` vs `anchor`, or why not computable."""
+    row = {
+        "codec": test.name, "test_kind": test.kind, "anchor": anchor.name, "anchor_kind": anchor.kind,
+        "dataset": test.dataset, "metric": metric, "method": method, "aggregation": aggregation,
+        "aggregation_label": PER_IMAGE_LABEL if aggregation == "per-image" else AGGREGATION_LABELS.get(aggregation),
+        "bd_rate": None, "bd_quality": None, "overlap": None, "points": None, "status": "ok", "warnings": [],
+        "anchor_provenance": anchor.provenance, "test_provenance_kind": KINDS[test.kind],
+    }
+    try:
+        if aggregation == "per-image":
+            _per_image(anchor, test, metric, method, row)
+        else:
+            ar, aq, an = anchor.rd(metric, aggregation)
+            tr, tq, tn = test.rd(metric, aggregation)
+            row["warnings"] += an + tn
+            r = bd_rate(ar, aq, tr, tq, method)
+            q = bd_quality(ar, aq, tr, tq, method)
+            row.update(points=f"{r.n_anchor}/{r.n_test}", overlap=r.overlap)
+            row["warnings"] += r.warnings
+            if not r.ok:
+                row["status"] = r.status
+            else:
+                row["bd_rate"], row["bd_quality"] = r.value, q.value if q.ok else None
+    except LicBenchError as e:
+        row["status"] = f"not computable: {e}"
+    return row
+
+
+def _per_image(anchor: Curve, test: Curve, metric: str, method: str, row: dict) -> None:
+    from .curves import aggregate
+
+    a_imgs, t_imgs = anchor.by_image(), test.by_image()
+    common = sorted(set(a_imgs) & set(t_imgs))
+    if not common:
+        raise LicBenchError("no image in common between anchor and test")
+    rates, quals, overlaps, skipped = [], [], [], []
+    for img in common:
+        pa = [p for p in aggregate(a_imgs[img]) if p.n_images]
+        pt = [p for p in aggregate(t_imgs[img]) if p.n_images]
+        r = bd_rate([p.bpp for p in pa], [p.quality(metric) for p in pa], [p.bpp for p in pt], [p.quality(metric) for p in pt], method)
+        q = bd_quality([p.bpp for p in pa], [p.quality(metric) for p in pa], [p.bpp for p in pt], [p.quality(metric) for p in pt], method)
+        if r.ok:
+            rates.append(r.value)
+            overlaps.append(r.overlap)
+            if q.ok:
+                quals.append(q.value)
+        else:
+            skipped.append(img)
+    if not rates:
+        raise LicBenchError(f"no image has overlapping curves ({len(common)} compared)")
+    if skipped:
+        row["warnings"].append(f"{len(skipped)} image(s) without overlap left out: {', '.join(skipped[:5])}")
+    row.update(bd_rate=sum(rates) / len(rates), bd_quality=sum(quals) / len(quals) if quals else None,
+               overlap=min(overlaps), points=f"{len(rates)} images")
+
+
+def fmt_value(x, unit: str) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.2f}{unit}"

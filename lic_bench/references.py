@@ -1,0 +1,187 @@
+"""RD curves from every source, behind one type: measured (the store), shipped anchors (per-image
+records made elsewhere, with provenance), imported CompressAI JSON, and paper-reported points.
+
+Reported and imported curves carry only aggregated points (as published); measured and anchor
+curves carry per-image records, so any aggregation (and per-image BD-rate) can be derived.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+
+import yaml
+
+from .curves import Point, aggregate
+from .errors import LicBenchError, did_you_mean
+
+KINDS = {
+    "measured": "measured by lic-bench",
+    "anchor": "shipped anchor (measured with lic-bench conventions, provenance attached)",
+    "imported": "imported CompressAI results (aggregated as published)",
+    "reported": "reported in a paper (not measured here)",
+}
+METRICS = ("psnr-rgb", "psnr-y", "ms-ssim-db")
+
+
+@dataclass
+class Curve:
+    name: str
+    dataset: str
+    kind: str
+    provenance: dict
+    records: list[dict] | None = None  # per-image raw records, each with 'image'
+    points: dict[str, list[float]] | None = None  # aggregated lists: bpp, psnr-rgb, ms-ssim-rgb
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.kind})" if self.kind != "measured" else self.name
+
+    def aggregated(self, aggregation: str = "mean") -> list[Point]:
+        if self.records is None:
+            raise LicBenchError(f"{self.label} has no per-image records")
+        return aggregate(self.records, aggregation)
+
+    def rd(self, metric: str, aggregation: str = "mean") -> tuple[list[float], list[float], list[str]]:
+        """(rates in bpp, qualities, notes) of complete operating points; raises when unavailable."""
+        if metric not in METRICS:
+            raise LicBenchError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose {', '.join(METRICS)}")
+        notes: list[str] = []
+        if self.records is None:
+            if aggregation != "mean":
+                raise LicBenchError(f"{self.label} is published as means of per-image values only; '{aggregation}' cannot be derived")
+            pts = self.points or {}
+            if metric == "psnr-rgb" and "psnr-rgb" in pts:
+                return list(pts["bpp"]), list(pts["psnr-rgb"]), notes
+            if metric == "ms-ssim-db" and "ms-ssim-rgb" in pts:
+                q = [-10 * math.log10(1 - x) for x in pts["ms-ssim-rgb"]]
+                return list(pts["bpp"]), q, notes
+            raise LicBenchError(f"{self.label} has no {metric} values")
+        full = max((p.n_images + p.n_failed for p in self.aggregated(aggregation)), default=0)
+        rates, quals = [], []
+        for p in self.aggregated(aggregation):
+            if p.n_failed or p.n_images < full:
+                notes.append(f"{self.name} op {p.op:g} left out: {p.n_images}/{full} images ok")
+                continue
+            q = p.quality(metric)
+            if q is None or math.isnan(q):
+                raise LicBenchError(f"{self.label} has no {metric} values")
+            rates.append(p.bpp)
+            quals.append(q)
+        return rates, quals, notes
+
+    def by_image(self) -> dict[str, list[dict]]:
+        """Records grouped by image stem (``kodim01.png`` and ``kodim01`` match)."""
+        if self.records is None:
+            raise LicBenchError(f"{self.label} has only aggregated points; per-image BD-rate needs per-image records")
+        out: dict[str, list[dict]] = {}
+        for r in self.records:
+            out.setdefault(r["image"].rsplit(".", 1)[0] if r["image"].lower().endswith((".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".webp")) else r["image"], []).append(r)
+        return out
+
+
+# ---------------------------------------------------------------- shipped data
+
+def _builtin():
+    return resources.files("lic_bench") / "builtin"
+
+
+def shipped_anchors() -> dict[tuple[str, str], Curve]:
+    """(name, dataset) -> anchor curve with per-image records."""
+    out = {}
+    root = _builtin() / "anchors"
+    if not root.is_dir():
+        return out
+    for d in root.iterdir():
+        meta_file = d / "anchor.yaml"
+        if not meta_file.is_file():
+            continue
+        meta = yaml.safe_load(meta_file.read_text(encoding="utf-8"))
+        recs = []
+        for line in (d / meta["records"]).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            n = r["width"] * r["height"]
+            recs.append({"image": r["image"], "op": float(r["qp"]), "status": "ok", "bytes": r["bytes"],
+                         "height": r["height"], "width": r["width"], "sse_rgb": r["mse_rgb"] * 3 * n,
+                         "ms_ssim": None, "enc_s": r.get("enc_cpu_s"), "dec_s": r.get("dec_wall_s"),
+                         "bitstream_md5": r.get("bitstream_md5"), "mismatch": None, "flags": []})
+        prov = dict(meta.get("provenance", {}), source=f"lic_bench/builtin/anchors/{d.name}")
+        out[(meta["name"], meta["dataset"])] = Curve(meta["name"], meta["dataset"], "anchor", prov, records=recs)
+    return out
+
+
+def _reference_docs():
+    root = _builtin() / "references"
+    if not root.is_dir():
+        return []
+    return [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted(root.iterdir(), key=lambda f: f.name)
+            if f.name.endswith(".yaml")]
+
+
+def reported_curves() -> dict[tuple[str, str], Curve]:
+    out = {}
+    for doc in _reference_docs():
+        for name, per_ds in doc["curves"].items():
+            for ds, pts in per_ds.items():
+                out[(name, ds)] = Curve(name, ds, "reported", {"citation": doc["citation"]}, points=pts)
+    return out
+
+
+def reported_bd_rates() -> dict[str, dict[str, float]]:
+    """dataset -> {curve name: BD-rate % the paper reports against its own anchor}."""
+    out: dict[str, dict[str, float]] = {}
+    for doc in _reference_docs():
+        for ds, vals in (doc.get("paper_bd_rate_vs_vtm") or {}).items():
+            out.setdefault(ds, {}).update(vals)
+    return out
+
+
+# ---------------------------------------------------------------- resolution
+
+def measured_curve(cr) -> Curve:
+    if cr.random_init:
+        raise LicBenchError(f"{cr.name}: results from randomly initialised weights are never used as RD curves")
+    prov = {"spec_digest": cr.digest, "dataset_content_sha256": cr.content_sha256, **cr.identity}
+    return Curve(cr.name, cr.dataset, "measured", prov, records=cr.records)
+
+
+def resolve_curve(name: str, dataset: str, store=None) -> Curve:
+    """Find `name` for `dataset`: ``@paper`` names are reported curves, ``@shipped`` forces the shipped
+    anchor; otherwise the store's measured results, then imported curves, then shipped anchors."""
+    from .results import codec_results
+
+    reported = reported_curves()
+    anchors = shipped_anchors()
+    if name.endswith("@shipped"):
+        key = (name[: -len("@shipped")], dataset)
+        if key not in anchors:
+            raise LicBenchError(f"no shipped anchor {key[0]!r} for dataset {dataset!r}")
+        return anchors[key]
+    if (name, dataset) in reported:
+        return reported[(name, dataset)]
+    if store is not None:
+        try:
+            names_in_store = {r[0] for r in store.db.execute("SELECT DISTINCT name FROM specs")}
+            if name in names_in_store:
+                crs = codec_results(store, dataset, [name])
+                if crs:
+                    return measured_curve(crs[0])
+        except LicBenchError as e:
+            if "no results for dataset" not in str(e):
+                raise
+        row = store.db.execute("SELECT * FROM curves WHERE name=? AND dataset=?", (name, dataset)).fetchone()
+        if row:
+            return Curve(name, dataset, row["kind"], json.loads(row["provenance"]), points=json.loads(row["points"]))
+    if (name, dataset) in anchors:
+        return anchors[(name, dataset)]
+    known = {n for n, d in [*reported, *anchors] if d == dataset}
+    if store is not None:
+        known |= {r[0] for r in store.db.execute("SELECT name FROM curves WHERE dataset=?", (dataset,))}
+        known |= {r[0] for r in store.db.execute("SELECT DISTINCT name FROM specs")}
+    raise LicBenchError(f"no curve {name!r} for dataset {dataset!r}{did_you_mean(name, known)}; "
+                        f"known: {', '.join(sorted(known)) or 'none'}")
