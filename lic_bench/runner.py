@@ -106,6 +106,20 @@ class RunSummary:
 
 # ---- worker side: adapters are built once per process and spec
 
+def _init_worker(threads: int) -> None:
+    """One intra-op thread per worker process: N processes × M threads would oversubscribe the CPU."""
+    import os
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
 _WORKER_CODECS: dict[str, object] = {}
 
 
@@ -191,7 +205,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
                 bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
         else:
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(1,)) as pool:
                 futures = {pool.submit(run_job, *args(j)): j for j in todo}
                 pending = set(futures)
                 try:
