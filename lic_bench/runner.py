@@ -37,7 +37,7 @@ def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
     cls = adapter_class(spec.adapter)
     codec = cls(**spec.params, **adapter_options) if adapter_options else cls(**spec.params)
     identity = {
-        "adapter": spec.adapter, "class": adapter_ref(spec.adapter), "params": codec.p,
+        "adapter": spec.adapter, "class": adapter_ref(spec.adapter), "params": codec.identity_params(),
         "versions": codec.versions(), "provenance": codec.provenance(),
         "color": (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None,
     }

@@ -18,6 +18,8 @@ class Param:
     help: str = ""
     choices: tuple | None = None
     type: type | None = None  # defaults to type(default)
+    #: False for parameters that cannot change the output (paths, timeouts): kept out of the spec digest.
+    identity: bool = True
 
     def parse(self, name: str, value: Any) -> Any:
         typ = self.type or type(self.default)
@@ -79,6 +81,10 @@ class Codec:
                 raise LicBenchError(f"codec parameter {k!r} is unknown{did_you_mean(k, cls.params)}; known: {known}")
             out[k] = cls.params[k].parse(k, v)
         return out
+
+    def identity_params(self) -> dict[str, Any]:
+        """The parameters that determine the output (those going into the spec digest)."""
+        return {k: v for k, v in self.p.items() if self.params[k].identity}
 
     def check_operating_point(self, op: float) -> None:
         """Raise LicBenchError when `op` is not valid for this codec."""
