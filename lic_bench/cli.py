@@ -377,6 +377,116 @@ def compare(
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
 
 
+# ------------------------------------------------------------------ baselines and gate
+
+baseline_app = typer.Typer(no_args_is_help=True, help="Create regression baselines (committed JSON files).")
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("save")
+def baseline_save(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="codecs to save (default: all with results)"),
+    out: Path = typer.Option(Path("results") / "baselines", "-o", "--output", help="folder; files go to <folder>/<dataset>/<codec>.json"),
+    store: Optional[Path] = StoreOpt,
+):
+    """Save per-image records and provenance of codecs as baseline files for `lic-bench gate`."""
+    from .gate import baseline_doc, baseline_filename
+    from .results import codec_results
+    from .specs import split_codec_list
+    from .store import Store
+
+    with Store(store, readonly=True) as st:
+        crs = codec_results(st, dataset, split_codec_list(codecs) if codecs else None)
+    folder = out / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    for cr in crs:
+        if cr.random_init:
+            _fail(f"{cr.name}: random-init results cannot be a baseline")
+        path = folder / baseline_filename(cr.name)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(baseline_doc(cr), indent=1, sort_keys=True) + "\n")
+        tmp.replace(path)
+        typer.echo(f"saved {path} ({len(cr.records)} records, spec {cr.digest})")
+
+
+def _latest_record_time(cr) -> float:
+    return max((r.get("created") or 0) for r in cr.records)
+
+
+@app.command()
+def gate(
+    baseline: Path = typer.Option(..., "--baseline", help="baseline file or folder (searched recursively)"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="default: the baseline's dataset"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="current specs to judge (default: latest run per codec)"),
+    max_bd_rate: Optional[float] = typer.Option(None, "--max-bd-rate", help="fail above this BD-rate %% (default 0.5)"),
+    max_psnr_drop: Optional[float] = typer.Option(None, "--max-psnr-drop", help="fail when BD-PSNR drops more (dB, default 0.02)"),
+    max_time_ratio: Optional[float] = typer.Option(None, "--max-time-ratio", help="slowdown ratio flagged (default 1.2)"),
+    timing: str = typer.Option("advisory", "--timing", help="advisory|enforce"),
+    match: list[str] = typer.Option([], "--match", help="pair differently named specs: OLD=NEW (repeatable)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML thresholds: default: {...}, codecs: {glob or re:regex: {...}}"),
+    strict: bool = typer.Option(False, "--strict", help="not-comparable fails too"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table|json"),
+    md: Optional[Path] = typer.Option(None, "--markdown", help="also write a Markdown summary (CI job summary / PR comment)"),
+    store: Optional[Path] = StoreOpt,
+):
+    """Fail (exit 1) when current results are worse than the baseline; 0 pass/improved; 2 usage/data error."""
+    from .gate import Verdict, exit_code, judge, load_baselines, load_thresholds, markdown, thresholds_for
+    from .results import codec_results
+    from .specs import split_codec_list
+    from .store import Store
+
+    _check_format(fmt, ("table", "json"))
+    if timing not in ("advisory", "enforce"):
+        _fail(f"--timing {timing!r}: choose advisory or enforce")
+    pairs = {}
+    for m in match:
+        old, sep, new = m.partition("=")
+        if not sep or not old or not new:
+            _fail(f"--match {m!r}: write OLD=NEW")
+        pairs[old] = new
+    defaults, rules = load_thresholds(config)
+    for k, val in (("max_bd_rate", max_bd_rate), ("max_psnr_drop", max_psnr_drop), ("max_time_ratio", max_time_ratio)):
+        if val is not None:
+            defaults[k] = val
+    docs = load_baselines(baseline)
+    ds = dataset or docs[0]["dataset"]["name"]
+    docs = [d for d in docs if d["dataset"]["name"] == ds]
+    if not docs:
+        _fail(f"--baseline {baseline}: no baseline for dataset {ds!r}")
+    with Store(store, readonly=True) as st:
+        current = codec_results(st, ds, split_codec_list(codecs) if codecs else None)
+    verdicts = []
+    for doc in docs:
+        bname = doc["codec"]
+        base = bname.split(":", 1)[0]
+        if bname in pairs:
+            cands = [c for c in current if c.name == pairs[bname]]
+        else:
+            cands = [c for c in current if c.name.split(":", 1)[0] == base]
+        if not cands:
+            verdicts.append(Verdict(pairs.get(bname, bname), bname, "missing", [f"no current results for {pairs.get(bname, base)!r} on {ds}"]))
+            continue
+        cr = max(cands, key=_latest_record_time)
+        verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing, strict))
+    code = exit_code(verdicts, strict)
+    if md:
+        md.write_text(markdown(verdicts, ds), encoding="utf-8")
+    if fmt == "json":
+        typer.echo(json.dumps({"dataset": ds, "exit_code": code, "verdicts": [v.to_dict() for v in verdicts]}, indent=2, default=str))
+    else:
+        rows = [[v.codec, v.outcome, "—" if v.bd_rate is None else f"{v.bd_rate:+.3f} %",
+                 "—" if v.bd_psnr is None else f"{v.bd_psnr:+.4f} dB", "; ".join(v.reasons) or "—"] for v in verdicts]
+        _print_table(f"gate vs baseline on {ds}", ["codec", "outcome", "BD-rate", "BD-PSNR", "why"], rows,
+                     caption="BD-rate: pchip, PSNR-RGB, mean of per-image values, current vs baseline")
+        for v in verdicts:
+            if v.changes:
+                typer.echo(f"{v.codec}: changed: " + "; ".join(v.changes))
+            for n in v.notes:
+                typer.echo(f"{v.codec}: {n}")
+    raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         app()

@@ -39,6 +39,9 @@ def adapter_names() -> dict[str, str]:
 
 
 def adapter_ref(name: str) -> str:
+    """"module:Class" for a registered adapter name; a spec may also name "module:Class" directly."""
+    if ":" in name:
+        return name
     names = adapter_names()
     if name not in names:
         raise LicBenchError(f"unknown codec adapter {name!r}{did_you_mean(name, names)}")
