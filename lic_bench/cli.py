@@ -377,6 +377,45 @@ def compare(
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
 
 
+# ------------------------------------------------------------------ report
+
+@app.command()
+def report(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="measured codecs (default: all with results)"),
+    anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve ('' for none)"),
+    references: Optional[str] = typer.Option(None, "--references", help="reported/imported curves to draw (default: all for the dataset; '' for none)"),
+    method: str = typer.Option("pchip", "--method"),
+    image: Optional[str] = typer.Option(None, "--image", help="image for the visual comparison (default: first)"),
+    target_bpp: Optional[float] = typer.Option(None, "--target-bpp", help="bpp to match in the visual comparison"),
+    crop: Optional[str] = typer.Option(None, "--crop", help="top-left X,Y of the 192x192 crop (default: centre)"),
+    output: Path = typer.Option(Path("reports") / "report.html", "-o", "--output"),
+    store: Optional[Path] = StoreOpt,
+):
+    """Write one self-contained HTML report (plots inline, no network)."""
+    from .report import ReportOptions, build, render
+    from .specs import split_codec_list
+    from .store import Store
+
+    xy = None
+    if crop:
+        try:
+            xy = tuple(int(v) for v in crop.split(","))
+            assert len(xy) == 2
+        except (ValueError, AssertionError):
+            _fail(f"--crop {crop!r}: write X,Y")
+    refs = None if references is None else [r for r in references.split(",") if r.strip()]
+    opts = ReportOptions(dataset, split_codec_list(codecs) if codecs else None, anchor or None, refs, method,
+                         image, target_bpp, xy)
+    with Store(store, readonly=True) as st:
+        html = render(build(st, opts))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(output)
+    typer.echo(f"wrote {output} ({len(html) // 1024} KiB)")
+
+
 # ------------------------------------------------------------------ baselines and gate
 
 baseline_app = typer.Typer(no_args_is_help=True, help="Create regression baselines (committed JSON files).")

@@ -37,6 +37,19 @@ def _check_decoded(arr, shape) -> np.ndarray:
     return arr
 
 
+def reconstruct(codec: Codec, data: bytes, height: int, width: int, color_policy: str | None = None) -> np.ndarray:
+    """Decode `data` alone into the cropped 8-bit RGB image the metrics see (harness colour/crop rules)."""
+    ph, pw = pad(np.zeros((height, width, 1), np.uint8), codec.pad_multiple).shape[:2]
+    decoded = _check_decoded(codec.decode(data), (ph, pw, 3))
+    return _to_original_rgb(codec, decoded, height, width, color_policy or color.DEFAULT_POLICY)
+
+
+def _to_original_rgb(codec: Codec, decoded: np.ndarray, height: int, width: int, policy: str | None) -> np.ndarray:
+    """Codec-space decoded samples -> 8-bit RGB at the original size."""
+    rgb = color.ycbcr_to_rgb_u8(decoded, policy) if codec.colorspace == "ycbcr444" else decoded
+    return np.ascontiguousarray(crop(rgb, height, width, codec.pad_multiple))
+
+
 def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | None = None,
              clock=time.perf_counter) -> dict:
     """Run one job; returns the raw per-image record fields (plus ``bitstream``: the bytes).
@@ -84,8 +97,7 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
             if mismatch:
                 n = int(np.count_nonzero(np.any(expected != decoded, axis=-1)))
                 rec["flags"].append(f"enc-dec-mismatch:{n}px")
-        rgb = color.ycbcr_to_rgb_u8(decoded, policy) if policy else decoded
-        rgb = np.ascontiguousarray(crop(rgb, h, w, codec.pad_multiple))
+        rgb = _to_original_rgb(codec, decoded, h, w, policy)
 
         sse = metrics.sse_per_channel(image, rgb)
         sse_ycc = metrics.sse_ycbcr(image, rgb)
