@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 #: result key: records made under another metric version are never mixed or reused.
 METRIC_VERSION = "1"
 
-__all__ = ["__version__", "METRIC_VERSION", "records", "curves"]
+__all__ = ["__version__", "METRIC_VERSION", "records", "curves", "load_model"]
 
 
 def records(dataset: str, codecs=None, store=None):
@@ -27,3 +27,10 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean"):
     from .api import curves as _curves
 
     return _curves(dataset, codecs=codecs, store=store, aggregation=aggregation)
+
+
+def load_model(name: str, checkpoint=None, device: str = "cpu", **kwargs):
+    """A learned codec's model, ready to use (see :func:`lic_bench.learned.zoo.load_model`)."""
+    from .learned.zoo import load_model as _load
+
+    return _load(name, checkpoint=checkpoint, device=device, **kwargs)

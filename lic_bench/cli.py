@@ -137,13 +137,17 @@ def datasets_verify(name: str, data_dir: Optional[Path] = typer.Option(None, "--
 
 @app.command()
 def run(
-    codecs: str = typer.Option(..., "--codecs", "-c", help="comma-separated specs, with inline params: webp:method=0,jpeg"),
+    codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="comma-separated specs, with inline params: webp:method=0,jpeg"),
     dataset: str = typer.Option("sample", "--dataset", "-d", help="registered dataset name or a folder of images"),
     qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="override operating points, e.g. 5,10,20"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder with the dataset (or $LIC_BENCH_DATA)"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="parallel worker processes for CPU codecs"),
     device: str = typer.Option("cpu", "--device", help="cpu|cuda (learned codecs)"),
     vtm_dir: Optional[Path] = typer.Option(None, "--vtm-dir", help="VTM build folder (or $LIC_BENCH_VTM_DIR)"),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="checkpoint folder for learned codecs (or $LIC_BENCH_WEIGHTS)"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="one checkpoint file (learned codecs, with -q)"),
+    decode_device: Optional[str] = typer.Option(None, "--decode-device", help="decode learned codecs on another device (e.g. cpu after cuda)"),
+    model_class: Optional[str] = typer.Option(None, "--model-class", help="your CompressionModel subclass pkg.mod:Class (with --checkpoint)"),
     store: Optional[Path] = StoreOpt,
     aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled (for the printed table)"),
     no_bitstreams: bool = typer.Option(False, "--no-bitstreams", help="do not keep bitstreams in the store"),
@@ -158,13 +162,31 @@ def run(
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         _fail(f"--device {device!r}: choose cpu or cuda")
     ops = _parse_ops(qualities)
-    specs = [resolve_spec(c) for c in split_codec_list(codecs)]
+    specs = [resolve_spec(c) for c in split_codec_list(codecs)] if codecs else []
+    if model_class:
+        from .specs import CodecSpec
+
+        specs.append(CodecSpec(name=f"custom:{model_class}", adapter="learned", params={"model_class": model_class},
+                               source="--model-class"))
+    if not specs:
+        _fail("--codecs: give at least one codec (or --model-class)")
     ds = locate(dataset, data_dir)
-    options_for = lambda s: ({"vtm_dir": str(vtm_dir)} if vtm_dir and s.adapter == "vtm" else {})  # noqa: E731
+
+    def options_for(s) -> dict:
+        if s.adapter == "vtm":
+            return {"vtm_dir": str(vtm_dir)} if vtm_dir else {}
+        if s.adapter != "learned":
+            return {}
+        opts = {"device": device}
+        for k, v in (("weights_dir", weights_dir), ("checkpoint", checkpoint), ("decode_device", decode_device)):
+            if v:
+                opts[k] = str(v)
+        return opts
+
     prepared = [prepare(s, **options_for(s)) for s in specs]
     with Store(store) as st:
         summary = execute(prepared, ds, st, operating_points=ops, jobs=jobs,
-                          adapter_options={k: v for s in specs for k, v in options_for(s).items()},
+                          adapter_options={s.name: options_for(s) for s in specs},
                           keep_bitstreams=not no_bitstreams, progress=not no_progress and sys.stderr.isatty())
         typer.echo(f"{ds.name}: {summary.planned} jobs, {summary.cached} cached, {summary.done} computed, "
                    f"{len(summary.failed)} failed" + (f", {summary.left} left (interrupted)" if summary.interrupted else ""))

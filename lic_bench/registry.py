@@ -18,6 +18,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "jpeg2000": "lic_bench.adapters.pillow:JPEG2000",
     "avif": "lic_bench.adapters.pillow:AVIF",
     "vtm": "lic_bench.adapters.vtm:VTM",
+    "learned": "lic_bench.adapters.learned:Learned",
 }
 
 

@@ -35,7 +35,7 @@ def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
     from .registry import adapter_class, BUILTIN_ADAPTERS, adapter_ref
 
     cls = adapter_class(spec.adapter)
-    codec = cls(**spec.params, **adapter_options) if adapter_options else cls(**spec.params)
+    codec = cls(**{**spec.params, **adapter_options})
     identity = {
         "adapter": spec.adapter, "class": adapter_ref(spec.adapter), "params": codec.identity_params(),
         "versions": codec.versions(), "provenance": codec.provenance(),
@@ -124,7 +124,7 @@ _WORKER_CODECS: dict[str, object] = {}
 
 
 def _worker_codec(spec_dict: dict, options: dict):
-    key = spec_dict["name"]
+    key = spec_dict["name"]  # one instance per spec and process
     if key not in _WORKER_CODECS:
         _WORKER_CODECS[key] = prepare(CodecSpec.from_dict(spec_dict), **options).codec
     return _WORKER_CODECS[key]
@@ -169,8 +169,13 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
 
 
 def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operating_points=None, jobs: int = 1,
-            adapter_options: dict | None = None, keep_bitstreams: bool = True, progress: bool = True) -> RunSummary:
+            adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True) -> RunSummary:
+    """adapter_options: spec name -> options that do not change the output (paths, devices)."""
     options = adapter_options or {}
+    for pc in prepared:
+        if pc.identity.get("provenance", {}).get("random_init"):
+            raise LicBenchError(f"{pc.spec.name}: random weights are for complexity and timing only; RD results are refused "
+                                "(use `lic-bench complexity`, or give real checkpoints)")
     content, images, load_errors = index_dataset(ds, store)
     if not images:
         raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
@@ -191,7 +196,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
         else:
             summary.failed.append((job.spec_name, job.op, job.image.name, rec.get("error") or "unknown error"))
 
-    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options, j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
+    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
     bar = _Progress(len(todo), enabled=progress and bool(todo))
     remaining = list(todo)
     try:

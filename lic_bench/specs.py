@@ -116,6 +116,8 @@ def available_specs(cwd: Path | None = None) -> dict[str, CodecSpec]:
 def parse_inline(text: str) -> tuple[str, dict[str, str]]:
     """``"webp:method=0:foo=1"`` -> ``("webp", {"method": "0", "foo": "1"})``."""
     name, *parts = text.strip().split(":")
+    if name == "compressai" and parts and "=" not in parts[0]:  # compressai:<arch>[:key=value]
+        name = f"compressai:{parts.pop(0)}"
     params: dict[str, str] = {}
     for part in parts:
         k, sep, v = part.partition("=")
@@ -142,6 +144,10 @@ def resolve_spec(text: str, cwd: Path | None = None) -> CodecSpec:
         spec = specs[name]
     elif name in adapter_names():
         spec = CodecSpec(name=name, adapter=name)
+    elif name.startswith("compressai:"):
+        spec = CodecSpec(name=name, adapter="learned", params={"arch": name},
+                         description=f"CompressAI zoo architecture {name.split(':', 1)[1]} with your checkpoint",
+                         source="compressai zoo")
     else:
         raise LicBenchError(f"unknown codec {name!r}{did_you_mean(name, [*specs, *adapter_names()])}; see `lic-bench list codecs`")
     if inline:

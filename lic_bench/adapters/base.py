@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Encoded:
 
     data: bytes
     payload_bytes: int | None = None
-    expected: np.ndarray | None = None
+    expected: "np.ndarray | Callable[[], np.ndarray] | None" = None
     info: dict = field(default_factory=dict)
 
 

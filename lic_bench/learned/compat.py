@@ -45,7 +45,8 @@ def import_compressai():
     try:
         import compressai
     except ImportError as e:
-        raise LicBenchError(f"learned codecs need compressai: pip install 'lic-bench[learned]' ({e})") from None
+        raise LicBenchError("learned codecs need compressai: pip install -e '.[learned]' && "
+                            f"pip install --no-deps compressai==1.2.8 torch-geometric==2.8.1 ({e})") from None
     finally:
         if installed_stub:
             del sys.modules["torchvision.transforms"], sys.modules["torchvision"]

@@ -122,7 +122,8 @@ class TCM(CompressionModel):
             y_hat_slices.append(self._refine(i, mean_support, q + mu))
         encoder.encode_with_indexes(symbols, indexes, gc.quantized_cdf.tolist(), gc.cdf_length.reshape(-1).int().tolist(),
                                     gc.offset.reshape(-1).int().tolist())
-        return {"strings": [[encoder.flush()], z_strings], "shape": z.size()[-2:]}
+        # y_hat lets the encoder state the reconstruction it expects (g_s(ŷ)) without running the decoder
+        return {"strings": [[encoder.flush()], z_strings], "shape": z.size()[-2:], "y_hat": torch.cat(y_hat_slices, dim=1)}
 
     def decompress(self, strings, shape):
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape)

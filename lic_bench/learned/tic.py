@@ -33,6 +33,7 @@ HEADS = (4, 8, 16, 16, 16)
 #: TIC's hyper transforms run 4-px windows at H/32 and W/32: inputs must be multiples of 128.
 TIC_MULTIPLE = 128
 KERNEL, PAD = 5, 2
+FAST_ROWS = 16
 
 
 class EntropyBottleneckV120(EntropyBottleneck):
@@ -320,14 +321,22 @@ class TIC(CompressionModel):
         return y_hat[:, :, PAD:PAD + H, PAD:PAD + W]
 
     def _serial_fast(self, params, step):
-        """Same mathematics with per-position caches: each decoded ŷ's LayerNorm+qkv row is computed once;
-        masked/outside tokens share one constant row; the 1×1 convs run as matrix-vector products."""
+        """The reference's arithmetic without its waste: each decoded ŷ's LayerNorm+qkv row is computed once
+        and cached; masked/outside tokens share one constant row; only the centre position's context is
+        computed. Matrix products on one row run inside a 16-row batch (FAST_ROWS) because BLAS uses a
+        different kernel (different rounding) for a single row than for the reference's many rows."""
         cam, M, n, heads = self.context_prediction, self.M, KERNEL * KERNEL, self.context_prediction.heads
         B, _, H, W = params.shape
         if B != 1:
             raise ValueError("serial coding handles one image at a time")
         dev, dt = params.device, params.dtype
-        zero_qkv = cam.qkv(cam.norm1(torch.zeros(1, M, device=dev, dtype=dt)))[0]
+        def rows(fn, v):
+            batch = v.new_zeros(FAST_ROWS, v.shape[-1])
+            batch[0] = v
+            return fn(batch)[0]
+
+        qkv_row = lambda v: rows(lambda b: cam.qkv(cam.norm1(b)), v)  # noqa: E731
+        zero_qkv = qkv_row(torch.zeros(M, device=dev, dtype=dt))
         qkv = zero_qkv.expand((H + 2 * PAD) * (W + 2 * PAD), 3 * M).clone().view(H + 2 * PAD, W + 2 * PAD, 3 * M)
         vals = torch.zeros(H + 2 * PAD, W + 2 * PAD, M, device=dev, dtype=dt)
         bias = cam.bias()  # heads, 25, 25
@@ -344,8 +353,10 @@ class TIC(CompressionModel):
                 q, k, v = win_qkv.view(n, 3, heads, hd).permute(1, 2, 0, 3)
                 attn = ((q * cam.scale) @ k.transpose(-2, -1) + bias).softmax(-1)
                 tok = (attn @ v).transpose(0, 1).reshape(n, M)
-                summed = tok.sum(0) + vals[h:h + KERNEL, w:w + KERNEL].reshape(n, M)[:causal].sum(0)
-                ctx = cam.proj(cam.mlp(cam.norm2(summed)) + summed)
+                masked = vals[h:h + KERNEL, w:w + KERNEL].reshape(n, M).clone()
+                masked[causal:] = 0
+                summed = (tok + masked).sum(0)
+                ctx = rows(lambda b: cam.proj(cam.mlp(cam.norm2(b)) + b), summed)
                 g = torch.cat((prm[h, w], ctx))
                 g = F.gelu(F.linear(g, *ep_w[0]))
                 g = F.gelu(F.linear(g, *ep_w[1]))
@@ -354,5 +365,5 @@ class TIC(CompressionModel):
                 yh = step(h, w, scales, means)[0, :, 0, 0]
                 out[0, :, h, w] = yh
                 vals[h + PAD, w + PAD] = yh
-                qkv[h + PAD, w + PAD] = cam.qkv(cam.norm1(yh))
+                qkv[h + PAD, w + PAD] = qkv_row(yh)
         return out

@@ -1,0 +1,248 @@
+"""Learned codecs (TCM, TIC, CompressAI zoo, user models) with real bitstreams.
+
+The bitstream is a small versioned container holding everything the decoder needs — quality index,
+latent shape and every entropy-coded string — so bpp counts all of it; ``payload_bytes`` (strings
+only, the CompressAI/paper convention) is recorded beside it. Decoding reads only those bytes (on
+``decode_device`` if set, to check cross-device desynchronisation); the encoder reports the
+reconstruction it expects, and the harness flags any difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LicBenchError
+from .base import Codec, Encoded, Param
+
+MAGIC = b"LIC"
+CONTAINER_VERSION = 1
+WEIGHTS_ENV = "LIC_BENCH_WEIGHTS"
+_HEADER = struct.Struct(">3sBBHHB")  # magic, version, quality, latent h, latent w, number of string groups
+
+
+def pack(quality: int, shape, strings) -> bytes:
+    out = bytearray(_HEADER.pack(MAGIC, CONTAINER_VERSION, quality, int(shape[0]), int(shape[1]), len(strings)))
+    for group in strings:
+        out.append(len(group))
+        for s in group:
+            out += _varint(len(s)) + s
+    return bytes(out)
+
+
+def unpack(data: bytes):
+    """(quality, shape, strings) or LicBenchError for anything malformed (truncated, wrong magic…)."""
+    if len(data) < _HEADER.size:
+        raise LicBenchError(f"bitstream too short ({len(data)} bytes)")
+    magic, version, quality, h, w, n = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise LicBenchError("not a lic-bench learned-codec bitstream (bad magic)")
+    if version != CONTAINER_VERSION:
+        raise LicBenchError(f"bitstream container version {version}, this lic-bench reads {CONTAINER_VERSION}")
+    pos, strings = _HEADER.size, []
+    for _ in range(n):
+        if pos >= len(data):
+            raise LicBenchError("bitstream truncated (string group count)")
+        count, pos = data[pos], pos + 1
+        group = []
+        for _ in range(count):
+            length, pos = _read_varint(data, pos)
+            if pos + length > len(data):
+                raise LicBenchError(f"bitstream truncated: string of {length} bytes at offset {pos}, {len(data)} bytes in all")
+            group.append(data[pos:pos + length])
+            pos += length
+        strings.append(group)
+    if pos != len(data):
+        raise LicBenchError(f"bitstream has {len(data) - pos} trailing bytes")
+    return quality, (h, w), strings
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int):
+    n = shift = 0
+    while True:
+        if pos >= len(data):
+            raise LicBenchError("bitstream truncated (length field)")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos
+
+
+_SHA_CACHE: dict[tuple, str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+class Learned(Codec):
+    operating_point_name = "quality"
+    deterministic = True
+    params = {
+        "arch": Param("", "tcm-small|tcm-medium|tcm-large|tic|tic-plus|tic-repo|compressai:<arch>"),
+        "model_class": Param("", "your CompressionModel subclass, pkg.module:Class"),
+        "weights": Param({}, "quality -> {file, lambda, url, sha256} (from the codec spec)", type=dict, identity=False),
+        "checkpoint": Param("", "one checkpoint file for the given quality (instead of the spec's weights)", identity=False),
+        "weights_dir": Param("", f"folder with the checkpoint files (else ${WEIGHTS_ENV})", identity=False),
+        "device": Param("cpu", "encode device: cpu, cuda, cuda:N", identity=False),
+        "decode_device": Param("", "decode device (default: the encode device)", identity=False),
+        "random_init": Param(False, "random weights: complexity/timing only, refused for RD"),
+        "coder": Param("fast", "TIC serial coding loop", choices=("fast", "reference")),
+        "threads": Param(1, "CPU threads (1 = CompressAI's evaluation setting)", identity=False),
+    }
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        from ..learned.zoo import get_arch
+
+        if not self.p["arch"] and not self.p["model_class"]:
+            raise LicBenchError("learned codec spec needs params.arch (e.g. tcm-small) or params.model_class")
+        self.arch = get_arch(self.p["arch"], self.p["model_class"])
+        self.pad_multiple = self.arch.pad_multiple
+        self.min_padded_side = self.arch.min_side
+        self.default_operating_points = self.arch.qualities
+        self._models: dict[tuple, object] = {}
+        self._setup_torch()
+
+    def _setup_torch(self) -> None:
+        import torch
+
+        torch.set_num_threads(int(self.p["threads"]))
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+    # ---- weights
+    def weights_dir(self) -> Path | None:
+        d = self.p["weights_dir"] or os.environ.get(WEIGHTS_ENV, "")
+        return Path(d) if d else None
+
+    def checkpoint_for(self, quality: int) -> Path | None:
+        if self.p["random_init"]:
+            return None
+        if self.p["checkpoint"]:
+            return Path(self.p["checkpoint"])
+        entry = self.p["weights"].get(quality) or self.p["weights"].get(str(quality))
+        where = self.arch.name + f" quality {quality}"
+        if not entry:
+            raise LicBenchError(f"{where}: no checkpoint listed in the codec spec; pass checkpoint=FILE (--checkpoint)")
+        entry = {"file": entry} if isinstance(entry, str) else entry
+        root = self.weights_dir()
+        if root is None:
+            raise LicBenchError(f"{where}: set --weights-dir or ${WEIGHTS_ENV} to the folder holding {entry['file']}")
+        path = root / entry["file"]
+        if not path.is_file():
+            src = entry.get("url") or "no public download; train it or ask the authors"
+            raise LicBenchError(f"{where}: missing checkpoint {path} (λ={entry.get('lambda')}; source: {src})")
+        if entry.get("sha256") and file_sha256(path) != entry["sha256"]:
+            raise LicBenchError(f"{where}: {path} has sha256 {file_sha256(path)}, the spec expects {entry['sha256']}")
+        return path
+
+    def check_operating_point(self, op: float) -> None:
+        if op != int(op) or int(op) not in self.arch.qualities:
+            raise LicBenchError(f"{self.arch.name}: quality must be one of {', '.join(map(str, self.arch.qualities))}, got {op:g}")
+
+    def versions(self) -> dict[str, str]:
+        import torch
+
+        from ..learned.compat import import_compressai
+
+        return {"torch": torch.__version__.split("+")[0], "compressai": import_compressai().__version__, "lic_bench_models": "1"}
+
+    def provenance(self) -> dict:
+        sha = {}
+        for q in self.arch.qualities:
+            try:
+                path = self.checkpoint_for(q)
+            except LicBenchError:
+                path = None
+            if path is not None and path.is_file():
+                sha[str(q)] = file_sha256(path)
+        prov = {"arch": self.arch.name, "weights_sha256": sha, "random_init": bool(self.p["random_init"]),
+                "container_version": CONTAINER_VERSION}
+        return prov
+
+    def job_cost(self, op: float, n_pixels: int) -> float:
+        return float(n_pixels)
+
+    # ---- models
+    def model(self, quality: int, device: str):
+        key = (quality, device)
+        if key not in self._models:
+            from ..learned.zoo import load_model
+
+            self._models[key] = load_model(self.arch.name, self.checkpoint_for(quality), device, quality=quality,
+                                           random_init=bool(self.p["random_init"]), model_class=self.p["model_class"],
+                                           coder=self.p["coder"])
+        return self._models[key]
+
+    def synchronize(self) -> None:
+        if "cuda" in (self.p["device"] + self.p["decode_device"]):
+            import torch
+
+            torch.cuda.synchronize()
+
+    @staticmethod
+    def _to_u8(x_hat) -> np.ndarray:
+        """[0, 1] float reconstruction -> 8-bit samples (clamp, scale, round half to even)."""
+        import torch
+
+        return x_hat.clamp(0, 1).mul(255).round().to("cpu", dtype=torch.uint8)[0].permute(1, 2, 0).numpy()
+
+    def encode(self, image: np.ndarray, op: float) -> Encoded:
+        import torch
+
+        q = int(op)
+        dev = self.p["device"]
+        model = self.model(q, dev)
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(dev, torch.float32).div(255)
+        with torch.inference_mode():
+            out = model.compress(x)
+        strings, shape = out["strings"], tuple(out["shape"])
+        data = pack(q, shape, strings)
+
+        def expected():
+            with torch.inference_mode():
+                if "y_hat" in out and hasattr(model, "g_s"):
+                    return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
+                return self._to_u8(model.decompress(strings, shape)["x_hat"])
+
+        info = {"device": dev, "decode_device": self.p["decode_device"] or dev, "threads": int(self.p["threads"]),
+                "cudnn_deterministic": True, "arch": self.arch.name, "quality": q,
+                "lambda": self.arch.lambdas[q - 1] if q - 1 < len(self.arch.lambdas) else None}
+        return Encoded(data, payload_bytes=sum(len(s) for g in strings for s in g), expected=expected, info=info)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        import torch
+
+        q, shape, strings = unpack(data)
+        self.check_operating_point(q)
+        model = self.model(q, self.p["decode_device"] or self.p["device"])
+        try:
+            with torch.inference_mode():
+                x_hat = model.decompress(strings, shape)["x_hat"]
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise LicBenchError(f"decoding failed: {type(e).__name__}: {str(e)[:200]}") from None
+        return self._to_u8(x_hat)

@@ -1,0 +1,254 @@
+"""Learned codecs on CPU with random weights saved in the official checkpoint formats (no downloads)."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import SHARED, sample_photo
+from lic_bench.adapters.learned import Learned, pack, unpack
+from lic_bench.errors import LicBenchError
+from lic_bench.evaluate import evaluate
+from lic_bench.learned.checkpoints import read_state_dict
+from lic_bench.learned.zoo import load_model
+
+if importlib.util.find_spec("compressai") is None:
+    pytest.skip("compressai not installed (see the README's test command)", allow_module_level=True)
+
+MANIFESTS = SHARED / "reference" / "learned"
+runner = CliRunner()
+
+
+def legacy_eb_names(sd):
+    out = {}
+    for k, v in sd.items():
+        m = re.match(r"^(.*entropy_bottleneck\.)(matrices|biases|factors)\.(\d+)$", k)
+        out[f"{m.group(1)}_{ {'matrices': 'matrix', 'biases': 'bias', 'factors': 'factor'}[m.group(2)] }{m.group(3)}" if m else k] = v
+    return out
+
+
+def official_checkpoint(path: Path, model, legacy=True, prefix="module.", wrapper="state_dict"):
+    """Save like the official train.py: {"epoch", "state_dict", ...}, DataParallel prefix, old EB names."""
+    sd = model.state_dict()
+    if legacy:
+        sd = legacy_eb_names(sd)
+    sd = {prefix + k: v for k, v in sd.items()}
+    torch.save({"epoch": 3, wrapper: sd, "loss": 0.5} if wrapper else sd, path)
+    return path
+
+
+def random_model(name, quality=3):
+    return load_model(name, random_init=True, quality=quality)
+
+
+@pytest.fixture(scope="module")
+def tcm_small_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(1)
+    from lic_bench.learned.tcm import TCM
+    official_checkpoint(d / "tcm-small-mse-0.0067.pth.tar", TCM(N=64))  # before update(): empty CDF buffers
+    return d
+
+
+# ---------------------------------------------------------------- architecture vs manifests
+
+def _norm(k):
+    m = re.match(r"^(.*entropy_bottleneck\.)(matrices|biases|factors)\.(\d+)$", k)
+    return f"{m.group(1)}_{ {'matrices': 'matrix', 'biases': 'bias', 'factors': 'factor'}[m.group(2)] }{m.group(3)}" if m else k
+
+
+@pytest.mark.parametrize("manifest,arch,quality,params", [
+    ("tcm-small", "tcm-small", 1, 45_180_752), ("tcm-medium", "tcm-medium", 1, 59_133_650), ("tcm-large", "tcm-large", 1, 76_568_148),
+    ("tic-q1-4", "tic-repo", 1, 10_227_299), ("tic-q5-8", "tic-repo", 5, 23_924_948), ("tic-legacy-q1-4", "tic-plus", 3, 7_021_211),
+])
+def test_state_dict_matches_official_manifest(manifest, arch, quality, params):
+    from lic_bench.learned import zoo
+    model = zoo.get_arch(arch).build(quality, None)
+    assert sum(p.numel() for p in model.parameters()) == params
+    path = MANIFESTS / f"{manifest}.json"
+    if not path.is_file():
+        pytest.skip("../shared/reference/learned absent")
+    theirs = {_norm(k): v["shape"] for k, v in json.loads(path.read_text())["keys"].items()}
+    if manifest == "tic-legacy-q1-4":  # the 2022 layout also carries unused mbt2018 modules, dropped on load
+        theirs = {k: v for k, v in theirs.items() if not zoo.LEGACY_TIC_DEAD.match(k)}
+    mine = {_norm(k): list(v.shape) for k, v in model.state_dict().items()}
+    assert mine == theirs
+
+
+# ---------------------------------------------------------------- container
+
+def test_container_round_trip_and_bad_bytes():
+    strings = [[b"\x00" * 300], [b"abc", b""]]
+    data = pack(3, (8, 12), strings)
+    assert unpack(data) == (3, (8, 12), strings)
+    for bad, match in ((data[:-1], "truncated"), (b"XYZ" + data[3:], "bad magic"), (data + b"!", "trailing"), (data[:5], "too short")):
+        with pytest.raises(LicBenchError, match=match):
+            unpack(bad)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def test_official_layouts_load(tmp_path):
+    from lic_bench.learned.tcm import TCM
+    torch.manual_seed(2)
+    ref = TCM(N=64)
+    variants = {
+        "legacy_dp": official_checkpoint(tmp_path / "a.pth", ref),
+        "new_bare": official_checkpoint(tmp_path / "b.pth", ref, legacy=False, prefix="", wrapper=None),
+        "network": official_checkpoint(tmp_path / "c.pth", ref, prefix="", wrapper="network"),
+    }
+    ref.update(force=True)  # filled CDF buffers
+    variants["filled"] = official_checkpoint(tmp_path / "d.pth", ref, legacy=False, prefix="", wrapper="model_state_dict")
+    w = ref.g_a[0].conv1.weight
+    for name, path in variants.items():
+        m = load_model("tcm-small", path)
+        assert torch.equal(m.g_a[0].conv1.weight, w), name
+        assert m.gaussian_conditional._quantized_cdf.numel() > 0 and m.entropy_bottleneck._quantized_cdf.numel() > 0
+
+
+def test_wrong_architecture_and_truncated_checkpoints(tmp_path):
+    from lic_bench.learned.tcm import TCM
+    official_checkpoint(tmp_path / "medium.pth", TCM(N=96))
+    with pytest.raises(LicBenchError, match=r"does not fit tcm-small: .*mis-shaped.*looks like tcm-medium \(N=96\)"):
+        load_model("tcm-small", tmp_path / "medium.pth")
+    data = (tmp_path / "medium.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 3])
+    with pytest.raises(LicBenchError, match="cut.pth: cannot be read safely"):
+        load_model("tcm-medium", tmp_path / "cut.pth")
+    torch.save({"epoch": 1}, tmp_path / "empty.pth")
+    with pytest.raises(LicBenchError, match="no state dict of tensors"):
+        read_state_dict(tmp_path / "empty.pth")
+    with pytest.raises(LicBenchError, match="checkpoint .*nothere.pth not found"):
+        load_model("tcm-small", tmp_path / "nothere.pth")
+
+
+def test_untrusted_pickle_is_refused(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps({"state_dict": Evil()}))
+    with pytest.raises(LicBenchError, match="cannot be read safely"):
+        read_state_dict(tmp_path / "evil.pth")
+
+
+def test_tic_legacy_checkpoint_with_dead_modules_and_depth_inference(tmp_path):
+    from lic_bench.learned.tic import DEPTHS, TIC
+    torch.manual_seed(3)
+    plus = TIC(128, 192, DEPTHS["tic-plus"])
+    sd = legacy_eb_names(plus.state_dict())
+    sd["g_a.0.weight"] = torch.zeros(192, 3, 5, 5)  # unused mbt2018 modules of the 2022 class layout
+    sd["h_s.4.bias"] = torch.zeros(384)
+    torch.save({"state_dict": sd}, tmp_path / "legacy.pth.tar")
+    m = load_model("tic-plus", tmp_path / "legacy.pth.tar")
+    assert m.depths == (1, 2, 3, 1, 1) and torch.equal(m.g_a0.weight, plus.g_a0.weight)
+    with pytest.raises(LicBenchError, match=r"looks like tic-plus \(N=128, M=192, depths=\[1, 2, 3, 1, 1\]\)"):
+        load_model("tcm-small", tmp_path / "legacy.pth.tar")
+
+
+# ---------------------------------------------------------------- coding
+
+def _odd_image():
+    return sample_photo("coffee.png")[:200, :328]
+
+
+def test_tcm_round_trip_deterministic_and_verified(tcm_small_ckpt):
+    codec = Learned(arch="tcm-small", weights={3: "tcm-small-mse-0.0067.pth.tar"}, weights_dir=str(tcm_small_ckpt))
+    img = _odd_image()
+    a = evaluate(codec, img, 3)
+    b = evaluate(codec, img, 3)
+    assert a["status"] == "ok", a["error"]
+    assert a["bitstream_sha256"] == b["bitstream_sha256"] and a["mismatch"] is False
+    assert a["expected_sha256"] and "padded:384x256" in a["flags"]
+    assert a["bytes"] > a["payload_bytes"] > 0 and a["bytes"] - a["payload_bytes"] <= 9 + 2 + 3 + 3  # header, group counts, varint lengths
+    assert a["extra"]["lambda"] == 0.0067 and a["extra"]["threads"] == 1
+
+
+def test_corrupted_bitstream_and_perturbed_decoder_are_detected(tcm_small_ckpt, monkeypatch):
+    codec = Learned(arch="tcm-small", weights={3: "tcm-small-mse-0.0067.pth.tar"}, weights_dir=str(tcm_small_ckpt))
+    img = _odd_image()
+    x = img.astype(np.float32)
+    enc = codec.encode(np.pad(img, ((28, 28), (28, 28), (0, 0))), 3)
+    q, shape, strings = unpack(enc.data)
+    y = bytearray(strings[0][0])
+    y[len(y) // 2] ^= 0xFF
+    bad = pack(q, shape, [[bytes(y)], strings[1]])
+    out = codec.decode(bad)
+    assert not np.array_equal(out, enc.expected())
+    # a decoder that drifts (as a GPU/CPU desync would) is flagged by the harness
+    model = codec.model(3, "cpu")
+    real = model.decompress
+
+    def drifting(strings, shape):
+        r = real(strings, shape)
+        r["x_hat"] = (r["x_hat"] + 0.01).clamp(0, 1)
+        return r
+    monkeypatch.setattr(model, "decompress", drifting)
+    rec = evaluate(codec, img, 3)
+    assert rec["status"] == "ok" and rec["mismatch"] is True and any(f.startswith("enc-dec-mismatch:") for f in rec["flags"])
+
+
+def test_tcm_refuses_too_small_images_clearly(tcm_small_ckpt):
+    codec = Learned(arch="tcm-small", weights={3: "tcm-small-mse-0.0067.pth.tar"}, weights_dir=str(tcm_small_ckpt))
+    rec = evaluate(codec, _odd_image()[:120, :200], 3)
+    assert rec["status"] == "failed" and "pads to 256x128, below this codec's minimum side 256" in rec["error"]
+
+
+def test_tic_fast_and_reference_coders_give_identical_bytes():
+    img = _odd_image()
+    out = {}
+    for coder in ("fast", "reference"):
+        codec = Learned(arch="tic", random_init=True, coder=coder)
+        out[coder] = evaluate(codec, img, 2)
+        assert out[coder]["status"] == "ok" and out[coder]["mismatch"] is False
+    assert out["fast"]["bitstream_sha256"] == out["reference"]["bitstream_sha256"]
+    assert out["fast"]["decoded_sha256"] == out["reference"]["decoded_sha256"]
+
+
+def test_compressai_zoo_architecture_with_user_checkpoint(tmp_path, small_dataset):
+    from lic_bench.learned.compat import import_compressai
+    import_compressai()
+    from compressai.zoo.image import cfgs, model_architectures
+    torch.manual_seed(4)
+    official_checkpoint(tmp_path / "mbt.pth", model_architectures["mbt2018-mean"](*cfgs["mbt2018-mean"][2]), legacy=False, prefix="")
+    r = runner.invoke(__import__("lic_bench.cli", fromlist=["app"]).app,
+                      ["run", "--codecs", "compressai:mbt2018-mean", "--checkpoint", str(tmp_path / "mbt.pth"), "-q", "2",
+                       "-d", str(small_dataset), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "compressai:mbt2018-mean on imgs" in r.output and "3/3" in r.output
+
+
+def test_cli_learned_run_missing_weights_and_random_init_refusal(tcm_small_ckpt, small_dataset, tmp_path):
+    from lic_bench.cli import app
+    big = tmp_path / "big"
+    big.mkdir()
+    from PIL import Image
+    Image.fromarray(sample_photo("astronaut.png")[:300, :400]).save(big / "x.png")
+    r = runner.invoke(app, ["run", "--codecs", "tcm-small", "--weights-dir", str(tcm_small_ckpt), "-q", "3", "-d", str(big), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "tcm-small on big" in r.output and "1/1" in r.output
+    r = runner.invoke(app, ["run", "--codecs", "tcm-small", "--weights-dir", str(tcm_small_ckpt), "-q", "2", "-d", str(big), "--no-progress"])
+    assert r.exit_code == 1
+    r = runner.invoke(app, ["results", "-d", "big", "--per-image", "-f", "json"])
+    failed = [x for x in json.loads(r.output) if x["status"] == "failed"]
+    assert "missing checkpoint" in failed[0]["error"] and "drive.google.com" in failed[0]["error"]
+    r = runner.invoke(app, ["run", "--codecs", "tcm-small:random_init=true", "-q", "3", "-d", str(big)])
+    assert r.exit_code != 0 and "random weights are for complexity and timing only" in str(r.exception)
+
+
+def test_public_load_model_api(tcm_small_ckpt):
+    import lic_bench
+    m = lic_bench.load_model("tcm-small", tcm_small_ckpt / "tcm-small-mse-0.0067.pth.tar")
+    assert not m.training and m.entropy_bottleneck._quantized_cdf.numel() > 0
+    x = torch.rand(1, 3, 256, 256)
+    with torch.inference_mode():
+        enc = m.compress(x)
+        dec = m.decompress(enc["strings"], enc["shape"])
+        fwd = m(x)
+    assert torch.equal(dec["x_hat"], fwd["x_hat"].clamp(0, 1))  # TCM: real decode equals forward
