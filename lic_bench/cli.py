@@ -152,6 +152,7 @@ def run(
     aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled (for the printed table)"),
     no_bitstreams: bool = typer.Option(False, "--no-bitstreams", help="do not keep bitstreams in the store"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+    profile: bool = typer.Option(False, "--profile", help="also record complexity (params, MACs, times, memory) of learned codecs"),
 ):
     """Evaluate codecs on a dataset; finished results are cached, failures recorded."""
     from .datasets import locate
@@ -188,6 +189,8 @@ def run(
         summary = execute(prepared, ds, st, operating_points=ops, jobs=jobs,
                           adapter_options={s.name: options_for(s) for s in specs},
                           keep_bitstreams=not no_bitstreams, progress=not no_progress and sys.stderr.isatty())
+        if profile:
+            _profile_run(st, prepared, ds, device)
         typer.echo(f"{ds.name}: {summary.planned} jobs, {summary.cached} cached, {summary.done} computed, "
                    f"{len(summary.failed)} failed" + (f", {summary.left} left (interrupted)" if summary.interrupted else ""))
         _print_rd_tables(st, ds.name, [s.name for s in specs], aggregation)
@@ -202,6 +205,21 @@ def run(
         raise typer.Exit(130)
     if summary.failed or summary.load_errors:
         raise typer.Exit(1)
+
+
+def _profile_run(st, prepared, ds, device: str) -> None:
+    """Complexity of each learned codec at the dataset's first image size (padded), stored for reports."""
+    from .imageio import load_rgb
+
+    first = load_rgb(ds.images[0].path).pixels.shape
+    for pc in prepared:
+        if pc.spec.adapter != "learned":
+            continue
+        m = pc.codec.pad_multiple
+        w, h = max(-(-first[1] // m) * m, pc.codec.min_padded_side), max(-(-first[0] // m) * m, pc.codec.min_padded_side)
+        d = complexity_of(pc.spec, w, h, device, repeats=3, warmup=1, timed=True)
+        st.put_complexity(pc.digest, f"{w}x{h}", device, d)
+        typer.echo(f"{pc.spec.name}: complexity recorded at {w}x{h} on {device}")
 
 
 def _print_rd_tables(st, dataset: str, names: list[str] | None, aggregation: str) -> None:
@@ -397,6 +415,75 @@ def compare(
     typer.echo(f"{mine.label} vs {ref.label} on {dataset} ({metric}, {method}): "
                f"BD-rate {fmt_value(row['bd_rate'], ' %')}, Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
+
+
+# ------------------------------------------------------------------ complexity
+
+def _parse_size(size: str) -> tuple[int, int]:
+    m = __import__("re").fullmatch(r"(\d+)x(\d+)", size.strip())
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        _fail(f"--size {size!r}: write WIDTHxHEIGHT, e.g. 768x512")
+    return int(m.group(1)), int(m.group(2))
+
+
+def complexity_of(spec, width: int, height: int, device: str, repeats: int, warmup: int, timed: bool) -> dict:
+    """Complexity figures of a learned codec spec (random weights unless its checkpoint is available)."""
+    from .complexity import analyse, time_codec
+    from .learned.zoo import get_arch, load_model
+
+    p = spec.params
+    arch = get_arch(p.get("arch", ""), p.get("model_class", ""))
+    q = arch.qualities[-1]  # the largest channel configuration (TIC: q5-8)
+    if width % arch.pad_multiple or height % arch.pad_multiple or min(width, height) < arch.min_side:
+        _fail(f"--size {width}x{height}: {arch.name} needs multiples of {arch.pad_multiple} and sides >= {arch.min_side}")
+    model = load_model(arch.name, random_init=True, quality=q, model_class=p.get("model_class", ""))
+    d = analyse(spec.name, model, width, height).to_dict()
+    d["quality"] = q
+    if timed:
+        d.update(time_codec(model.to(device), width, height, device, repeats, warmup))
+    return d
+
+
+@app.command()
+def complexity(
+    codecs: str = typer.Option("tcm-small,tcm-medium,tcm-large,tic,tic-plus", "--codecs", "-c"),
+    size: str = typer.Option("768x512", "--size", help="WIDTHxHEIGHT (multiples of the model's padding)"),
+    device: str = typer.Option("cpu", "--device", help="cpu|cuda"),
+    repeats: int = typer.Option(10, "--repeats", min=1),
+    warmup: int = typer.Option(2, "--warmup", min=0),
+    no_timing: bool = typer.Option(False, "--no-timing", help="parameters and MACs only"),
+    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads (1 = CompressAI's evaluation setting)"),
+    fmt: str = FormatOpt,
+):
+    """Parameters, MACs (complete and paper convention), encode/decode time and peak memory (random weights)."""
+    import torch
+
+    from .specs import resolve_spec, split_codec_list
+
+    torch.set_num_threads(threads)
+    _check_format(fmt, ("table", "json"))
+    w, h = _parse_size(size)
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            _fail("--device cuda: no CUDA device is available to this torch build")
+    out = []
+    for name in split_codec_list(codecs):
+        spec = resolve_spec(name)
+        if spec.adapter != "learned":
+            _fail(f"{name}: complexity is defined for learned codecs (adapter 'learned'), not {spec.adapter!r}")
+        out.append(complexity_of(spec, w, h, device, repeats, warmup, not no_timing))
+    if fmt == "json":
+        typer.echo(json.dumps(out, indent=2, default=str))
+        return
+    rows = [[f"{d['codec']} q{d['quality']}", f"{d['params'] / 1e6:.2f} M", f"{d['params_paper'] / 1e6:.2f} M", f"{d['macs_enc'] / 1e9:.1f}",
+             f"{d['macs_dec'] / 1e9:.1f}", f"{d['macs_paper'] / 1e9:.2f}", f"{d['kmacs_per_pixel_enc']:.0f}", f"{d['kmacs_per_pixel_dec']:.0f}",
+             "—" if "enc_ms" not in d else f"{d['enc_ms']:.0f} ±{d['enc_ms_iqr']:.0f}", "—" if "dec_ms" not in d else f"{d['dec_ms']:.0f} ±{d['dec_ms_iqr']:.0f}",
+             "—" if "peak_mem_bytes" not in d else f"{d['peak_mem_bytes'] / 2**20:.0f} MiB"] for d in out]
+    cap = (f"size {w}x{h}; random weights. GMAC enc/dec: complete count incl. attention (FlopCounterMode, 1 MAC = 2 FLOPs); "
+           "paper GMAC: conv/linear only over the whole forward pass (thop, as TCM's Table 1); params paper: thop's leaf-module count. "
+           + (out[0].get("timing_protocol", "") if out else "") + (f"; device {out[0]['machine']}" if out and "machine" in out[0] else ""))
+    _print_table("complexity", ["codec", "params", "params (paper)", "GMAC enc", "GMAC dec", "GMAC (paper)", "kMAC/px enc",
+                                "kMAC/px dec", "enc ms (IQR)", "dec ms (IQR)", "peak mem"], rows, caption=cap)
 
 
 # ------------------------------------------------------------------ report

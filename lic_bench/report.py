@@ -245,7 +245,19 @@ def build(store, opts: ReportOptions) -> dict:
         "anchor": None if anchor is None else {"name": anchor.name, "kind": anchor.kind, "provenance": json.dumps(anchor.provenance, sort_keys=True, default=str)},
         "references": [{"name": r.name, "kind": r.kind, "provenance": json.dumps(r.provenance, sort_keys=True, default=str)} for r in refs],
     }
-    complexity = [dict(codec=c.name, **c.identity["complexity"]) for c in crs if c.identity.get("complexity")]
+    complexity = []
+    for c in crs:
+        d = store.complexity_for(c.digest)
+        if d:
+            complexity.append({
+                "codec": c.name, "size": d["size"], "params": f"{d['params'] / 1e6:.2f} M",
+                "kMAC/px enc": f"{d['kmacs_per_pixel_enc']:.0f}", "kMAC/px dec": f"{d['kmacs_per_pixel_dec']:.0f}",
+                "GMAC (paper)": f"{d['macs_paper'] / 1e9:.1f}",
+                "enc ms": f"{d['enc_ms']:.0f} ±{d['enc_ms_iqr']:.0f}" if "enc_ms" in d else "—",
+                "dec ms": f"{d['dec_ms']:.0f} ±{d['dec_ms_iqr']:.0f}" if "dec_ms" in d else "—",
+                "device": d.get("device", "—"), "peak memory": f"{d['peak_mem_bytes'] / 2**20:.0f} MiB" if d.get("peak_mem_bytes") else "—",
+                "protocol": d.get("timing_protocol", ""),
+            })
     return {"title": opts.title or f"lic-bench report — {opts.dataset}", "dataset": opts.dataset, "plots": plots,
             "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,

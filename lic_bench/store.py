@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS records (
     mismatch INTEGER, flags TEXT, extra TEXT, created REAL, host TEXT,
     PRIMARY KEY (metric_version, spec_digest, op, pixel_sha256));
 CREATE TABLE IF NOT EXISTS bitstreams (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS complexity (
+    spec_digest TEXT NOT NULL, size TEXT NOT NULL, device TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (spec_digest, size, device));
 CREATE TABLE IF NOT EXISTS curves (
     name TEXT NOT NULL, dataset TEXT NOT NULL, kind TEXT NOT NULL, provenance TEXT NOT NULL,
     points TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (name, dataset));
@@ -198,6 +201,15 @@ class Store:
 
     def curves_for(self, dataset: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM curves WHERE dataset=? ORDER BY name", (dataset,)).fetchall()
+
+    def put_complexity(self, spec_digest: str, size: str, device: str, data: dict) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO complexity VALUES (?,?,?,?,?)",
+                            (spec_digest, size, device, json.dumps(data, default=str), time.time()))
+
+    def complexity_for(self, spec_digest: str) -> dict | None:
+        row = self.db.execute("SELECT data FROM complexity WHERE spec_digest=? ORDER BY created DESC", (spec_digest,)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def count_records(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
