@@ -153,6 +153,10 @@ def run(
     no_bitstreams: bool = typer.Option(False, "--no-bitstreams", help="do not keep bitstreams in the store"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     profile: bool = typer.Option(False, "--profile", help="also record complexity (params, MACs, times, memory) of learned codecs"),
+    executor: str = typer.Option("local", "--executor", help="local | dask (with --scheduler) | dask-local (a LocalCluster of --jobs workers)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786"),
+    retries: int = typer.Option(2, "--retries", min=0, help="retries of a job whose worker died or that timed out"),
+    job_timeout: Optional[float] = typer.Option(None, "--job-timeout", help="seconds before a job is killed and retried (local pool)"),
 ):
     """Evaluate codecs on a dataset; finished results are cached, failures recorded."""
     from .datasets import locate
@@ -162,6 +166,12 @@ def run(
 
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         _fail(f"--device {device!r}: choose cpu or cuda")
+    from .executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        _fail(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        _fail("--executor dask needs --scheduler tcp://HOST:PORT (or use --executor dask-local)")
     ops = _parse_ops(qualities)
     specs = [resolve_spec(c) for c in split_codec_list(codecs)] if codecs else []
     if model_class:
@@ -187,7 +197,8 @@ def run(
     prepared = [prepare(s, **options_for(s)) for s in specs]
     with Store(store) as st:
         summary = execute(prepared, ds, st, operating_points=ops, jobs=jobs,
-                          adapter_options={s.name: options_for(s) for s in specs},
+                          adapter_options={s.name: options_for(s) for s in specs}, executor=executor,
+                          scheduler=scheduler, retries=retries, job_timeout=job_timeout,
                           keep_bitstreams=not no_bitstreams, progress=not no_progress and sys.stderr.isatty())
         if profile:
             _profile_run(st, prepared, ds, device)

@@ -8,15 +8,14 @@ pool of worker processes; each finished record is committed at once.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import METRIC_VERSION
 from .datasets import Dataset
 from .errors import LicBenchError
+from .executors import EXECUTORS, run_dask, run_in_process, run_process_pool
 from .imageio import load_rgb
 from .specs import CodecSpec, spec_digest
 from .store import Store
@@ -169,7 +168,9 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
 
 
 def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operating_points=None, jobs: int = 1,
-            adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True) -> RunSummary:
+            adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True,
+            executor: str = "local", scheduler: str | None = None, retries: int = 2,
+            job_timeout: float | None = None) -> RunSummary:
     """adapter_options: spec name -> options that do not change the output (paths, devices)."""
     options = adapter_options or {}
     for pc in prepared:
@@ -198,42 +199,26 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
 
     args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
     bar = _Progress(len(todo), enabled=progress and bool(todo))
-    remaining = list(todo)
+    remaining = {id(j): j for j in todo}
+    if executor == "local" and jobs <= 1:
+        for pc in prepared:  # reuse the planning instances in-process
+            _WORKER_CODECS[pc.spec.name] = pc.codec
+        stream = run_in_process(todo, run_job, args)
+    elif executor == "local":
+        stream = run_process_pool(todo, run_job, args, jobs, retries, job_timeout, _init_worker)
+    elif executor in ("dask", "dask-local"):
+        stream = run_dask(todo, run_job, args, scheduler if executor == "dask" else None, jobs, retries, _init_worker)
+    else:
+        raise LicBenchError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     try:
-        if jobs <= 1:
-            for pc in prepared:  # reuse the planning instances in-process
-                _WORKER_CODECS[pc.spec.name] = pc.codec
-            while remaining:
-                j = remaining[0]
-                record(j, run_job(*args(j)))
-                remaining.pop(0)
-                bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
-        else:
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(1,)) as pool:
-                futures = {pool.submit(run_job, *args(j)): j for j in todo}
-                pending = set(futures)
-                try:
-                    while pending:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            j = futures[f]
-                            try:
-                                rec = f.result()
-                            except Exception as e:  # worker died
-                                rec = {"status": "failed", "error": f"worker failed: {type(e).__name__}: {e}",
-                                       "op": j.op, "pixel_sha256": j.image.pixel_sha256, "metric_version": METRIC_VERSION}
-                            record(j, rec)
-                            remaining.remove(j)
-                            bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
-                except KeyboardInterrupt:
-                    for f in pending:
-                        f.cancel()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+        for j, rec in stream:
+            record(j, rec)
+            remaining.pop(id(j), None)
+            bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        stream.close()  # stops workers and cancels what is queued
         bar.close()
         _WORKER_CODECS.clear()
     summary.left = len(remaining)
