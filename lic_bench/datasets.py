@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from .errors import LicBenchError, did_you_mean
-from .imageio import list_images, load_rgb, pixel_sha256
+from .imageio import list_images, load_rgb, pixel_sha256, printable
 
 DATA_ENV = "LIC_BENCH_DATA"
 CACHE_ENV = "LIC_BENCH_CACHE"
@@ -132,11 +132,11 @@ def locate(name_or_folder: str, data_dir: str | Path | None = None) -> Dataset:
                 raise LicBenchError(f"dataset {info.name!r} in {folder} is missing {len(missing)} file(s) (first: {missing[0]}); run `lic-bench datasets verify {info.name}`")
             images = [DatasetImage(n, folder / n) for n in names]
         else:
-            images = [DatasetImage(p.name, p) for p in list_images(folder)]
+            images = [DatasetImage(printable(p.name), p) for p in list_images(folder)]
         return Dataset(info.name, folder, images, info)
     folder = Path(name_or_folder)
     if folder.is_dir():
-        images = [DatasetImage(p.name, p) for p in list_images(folder)]
+        images = [DatasetImage(printable(p.name), p) for p in list_images(folder)]  # names safe to store/print
         if not images:
             raise LicBenchError(f"--dataset {name_or_folder}: folder has no image files ({', '.join(s for s in ('.png', '.ppm', '.bmp', '.tif', '.jpg', '.webp'))})")
         return Dataset(folder.resolve().name or "dataset", folder, images, None)

@@ -9,5 +9,8 @@ def did_you_mean(name: str, choices) -> str:
     """' (did you mean X?)' for the closest of `choices`, or '' when nothing is close."""
     import difflib
 
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if not close and name:
+        close = sorted(c for c in choices if c.startswith(name) or name.startswith(c))[:1]  # clic2020 -> clic2020-...
     return f" (did you mean {close[0]!r}?)" if close else ""

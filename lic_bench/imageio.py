@@ -20,6 +20,17 @@ import numpy as np
 
 from .errors import LicBenchError
 
+#: Largest image accepted (pixels); metrics hold several float copies of an image in memory.
+#: Override with LIC_BENCH_MAX_PIXELS.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def max_pixels() -> int:
+    import os
+
+    return int(os.environ.get("LIC_BENCH_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
 IMAGE_SUFFIXES = (".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
@@ -51,7 +62,7 @@ def load_rgb(path: str | Path) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    where = _printable(path)
+    where = printable(path)
     try:
         size = path.stat().st_size
     except OSError as e:
@@ -63,6 +74,10 @@ def load_rgb(path: str | Path) -> LoadedImage:
         raise LicBenchError(f"{where}: {depth}-bit PNG; lic-bench evaluates 8-bit images only — convert it yourself and record how")
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels():
+                raise LicBenchError(f"{where}: {w}x{h} = {w * h / 1e6:.1f} MP exceeds the {max_pixels() / 1e6:.0f} MP limit; "
+                                    "crop it, or raise LIC_BENCH_MAX_PIXELS if you have the memory")
             im.load()
             mode = im.mode
             flags: list[str] = []
@@ -85,14 +100,14 @@ def load_rgb(path: str | Path) -> LoadedImage:
             pixels = np.array(im, dtype=np.uint8)
     except LicBenchError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise LicBenchError(f"{where}: not a readable image ({type(e).__name__}: {e}); re-download or remove it") from None
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise LicBenchError(f"{where}: unexpected decoded shape {pixels.shape}")
     return LoadedImage(pixels, flags)
 
 
-def _printable(path: Path) -> str:
+def printable(path: Path | str) -> str:
     """A path safe to print on one line, even with undecodable (non-UTF-8) bytes in its name."""
     return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
 

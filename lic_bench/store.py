@@ -122,6 +122,7 @@ class Store:
 
     def put_dataset(self, content_sha256: str, name: str, folder: str, members: Iterable[tuple]) -> None:
         with self.db:
+            folder = folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             self.db.execute("INSERT OR IGNORE INTO datasets VALUES (?,?,?,?)", (content_sha256, name, folder, time.time()))
             self.db.executemany("INSERT OR IGNORE INTO dataset_images VALUES (?,?,?,?,?,?)",
                                 [(content_sha256, *m) for m in members])
@@ -133,9 +134,13 @@ class Store:
         return self.db.execute("SELECT * FROM dataset_images WHERE content_sha256=? ORDER BY image", (content_sha256,)).fetchall()
 
     # ---- file hash cache (so a cached rerun does not decode every image)
+    @staticmethod
+    def _path_key(path: Path) -> str:
+        return str(path.resolve()).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
     def cached_file_hash(self, path: Path) -> sqlite3.Row | None:
         st = path.stat()
-        row = self.db.execute("SELECT * FROM file_hashes WHERE path=?", (str(path.resolve()),)).fetchone()
+        row = self.db.execute("SELECT * FROM file_hashes WHERE path=?", (self._path_key(path),)).fetchone()
         if row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns:
             return row
         return None
@@ -144,7 +149,7 @@ class Store:
         st = path.stat()
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO file_hashes VALUES (?,?,?,?,?,?,?)",
-                            (str(path.resolve()), st.st_size, st.st_mtime_ns, pixel_sha256, width, height, json.dumps(flags)))
+                            (self._path_key(path), st.st_size, st.st_mtime_ns, pixel_sha256, width, height, json.dumps(flags)))
 
     # ---- records
     def done_keys(self, metric_version: str, spec_digest: str) -> set[tuple[float, str]]:

@@ -86,7 +86,12 @@ def test_container_round_trip_and_bad_bytes():
     strings = [[b"\x00" * 300], [b"abc", b""]]
     data = pack(3, (8, 12), strings)
     assert unpack(data) == (3, (8, 12), strings)
-    for bad, match in ((data[:-1], "truncated"), (b"XYZ" + data[3:], "bad magic"), (data + b"!", "trailing"), (data[:5], "too short")):
+    import struct
+    import zlib
+    body = data[:-4]
+    for bad, match in ((data[:-1], "checksum"), (b"XYZ" + data[3:], "bad magic"), (data[:5], "too short"),
+                       (body[:-1] + struct.pack(">I", zlib.crc32(body[:-1])), "truncated"),
+                       (body + b"!" + struct.pack(">I", zlib.crc32(body + b"!")), "trailing")):
         with pytest.raises(LicBenchError, match=match):
             unpack(bad)
 
@@ -166,7 +171,7 @@ def test_tcm_round_trip_deterministic_and_verified(tcm_small_ckpt):
     assert a["status"] == "ok", a["error"]
     assert a["bitstream_sha256"] == b["bitstream_sha256"] and a["mismatch"] is False
     assert a["expected_sha256"] and "padded:384x256" in a["flags"]
-    assert a["bytes"] > a["payload_bytes"] > 0 and a["bytes"] - a["payload_bytes"] <= 9 + 2 + 3 + 3  # header, group counts, varint lengths
+    assert a["bytes"] > a["payload_bytes"] > 0 and a["bytes"] - a["payload_bytes"] <= 9 + 2 + 3 + 3 + 4  # header, group counts, varint lengths, CRC32
     assert a["extra"]["lambda"] == 0.0067 and a["extra"]["threads"] == 1
 
 

@@ -1,7 +1,8 @@
 """Learned codecs (TCM, TIC, CompressAI zoo, user models) with real bitstreams.
 
 The bitstream is a small versioned container holding everything the decoder needs — quality index,
-latent shape and every entropy-coded string — so bpp counts all of it; ``payload_bytes`` (strings
+latent shape and every entropy-coded string, then a CRC32 of all of it (compressai's native rANS
+decoder does no bounds checking: damaged bytes must be refused before they reach it) — so bpp counts all of it; ``payload_bytes`` (strings
 only, the CompressAI/paper convention) is recorded beside it. Decoding reads only those bytes (on
 ``decode_device`` if set, to check cross-device desynchronisation); the encoder reports the
 reconstruction it expects, and the harness flags any difference.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,18 +33,21 @@ def pack(quality: int, shape, strings) -> bytes:
         out.append(len(group))
         for s in group:
             out += _varint(len(s)) + s
-    return bytes(out)
+    return bytes(out) + struct.pack(">I", zlib.crc32(out))
 
 
 def unpack(data: bytes):
     """(quality, shape, strings) or LicBenchError for anything malformed (truncated, wrong magic…)."""
-    if len(data) < _HEADER.size:
+    if len(data) < _HEADER.size + 4:
         raise LicBenchError(f"bitstream too short ({len(data)} bytes)")
     magic, version, quality, h, w, n = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise LicBenchError("not a lic-bench learned-codec bitstream (bad magic)")
     if version != CONTAINER_VERSION:
         raise LicBenchError(f"bitstream container version {version}, this lic-bench reads {CONTAINER_VERSION}")
+    data, (crc,) = data[:-4], struct.unpack(">I", data[-4:])
+    if zlib.crc32(data) != crc:
+        raise LicBenchError("bitstream checksum mismatch: damaged or truncated bytes (refused before decoding)")
     pos, strings = _HEADER.size, []
     for _ in range(n):
         if pos >= len(data):
