@@ -29,7 +29,7 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
         else:
             ar, aq, an = anchor.rd(metric, aggregation)
             tr, tq, tn = test.rd(metric, aggregation)
-            row["warnings"] += an + tn
+            row["warnings"] += an + tn + anchor.warnings + test.warnings
             r = bd_rate(ar, aq, tr, tq, method)
             q = bd_quality(ar, aq, tr, tq, method)
             row.update(points=f"{r.n_anchor}/{r.n_test}", overlap=r.overlap)

@@ -342,6 +342,7 @@ def bdrate(
     method: str = typer.Option("pchip", "--method", help="pchip|cubic|akima|pchip-trapz100"),
     aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
     per_image: bool = typer.Option(False, "--per-image", help="mean of per-image BD-rates instead"),
+    allow_tiled: bool = typer.Option(False, "--allow-tiled", help="include images coded in tiles (GPU memory fallback)"),
     fmt: str = FormatOpt,
     store: Optional[Path] = StoreOpt,
 ):
@@ -363,11 +364,11 @@ def bdrate(
         _fail(f"--aggregation {aggregation!r}: choose mean or pooled")
     st = _open_store_if_any(store)
     try:
-        anchor_curve = resolve_curve(anchor, dataset, st)
+        anchor_curve = resolve_curve(anchor, dataset, st, allow_tiled)
         names = split_codec_list(codecs) if codecs else _default_test_curves(st, dataset, anchor_curve.name)
         if not names:
             _fail(f"no test curves for {dataset!r}: run some codecs or pass --codecs (e.g. tcm-large@paper)")
-        tests = [resolve_curve(n, dataset, st) for n in names]
+        tests = [resolve_curve(n, dataset, st, allow_tiled) for n in names]
         rows = [compare(anchor_curve, t, m, method, agg) for t in tests for m in metrics_]
     finally:
         if st is not None:

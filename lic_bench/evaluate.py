@@ -97,6 +97,7 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
             if mismatch:
                 n = int(np.count_nonzero(np.any(expected != decoded, axis=-1)))
                 rec["flags"].append(f"enc-dec-mismatch:{n}px")
+        rec["flags"] += list(enc.info.pop("flags", []))  # e.g. tiled / device fallback, declared by the adapter
         rgb = _to_original_rgb(codec, decoded, h, w, policy)
 
         sse = metrics.sse_per_channel(image, rgb)

@@ -143,14 +143,23 @@ def reported_bd_rates() -> dict[str, dict[str, float]]:
 
 # ---------------------------------------------------------------- resolution
 
-def measured_curve(cr) -> Curve:
+def measured_curve(cr, allow_tiled: bool = False) -> Curve:
+    """A store result as a curve. Records coded in tiles (GPU memory fallback) are left out — their
+    operating points become incomplete — unless allow_tiled, so headline figures never mix in tiling."""
     if cr.random_init:
         raise LicBenchError(f"{cr.name}: results from randomly initialised weights are never used as RD curves")
     prov = {"spec_digest": cr.digest, "dataset_content_sha256": cr.content_sha256, **cr.identity}
-    return Curve(cr.name, cr.dataset, "measured", prov, records=cr.records)
+    records, warnings = cr.records, []
+    tiled = [r for r in records if any(f.startswith("tiled") for f in r.get("flags") or [])]
+    if tiled and not allow_tiled:
+        records = [dict(r, status="excluded", error="coded in tiles (use --allow-tiled)") if r in tiled else r for r in records]
+        warnings.append(f"{len(tiled)} tiled record(s) excluded (e.g. {tiled[0]['image']}); pass --allow-tiled to include them")
+    elif tiled:
+        warnings.append(f"{len(tiled)} record(s) coded in tiles included (--allow-tiled)")
+    return Curve(cr.name, cr.dataset, "measured", prov, records=records, warnings=warnings)
 
 
-def resolve_curve(name: str, dataset: str, store=None) -> Curve:
+def resolve_curve(name: str, dataset: str, store=None, allow_tiled: bool = False) -> Curve:
     """Find `name` for `dataset`: ``@paper`` names are reported curves, ``@shipped`` forces the shipped
     anchor; otherwise the store's measured results, then imported curves, then shipped anchors."""
     from .results import codec_results
@@ -170,7 +179,7 @@ def resolve_curve(name: str, dataset: str, store=None) -> Curve:
             if name in names_in_store:
                 crs = codec_results(store, dataset, [name])
                 if crs:
-                    return measured_curve(crs[0])
+                    return measured_curve(crs[0], allow_tiled)
         except LicBenchError as e:
             if "no results for dataset" not in str(e):
                 raise

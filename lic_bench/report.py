@@ -229,7 +229,8 @@ def build(store, opts: ReportOptions) -> dict:
         cell = {}
         for r in cr.records:
             c = {"status": r["status"], "error": r.get("error"), "mismatch": bool(r.get("mismatch")),
-                 "outlier": (r["image"], r["op"]) in out, "flags": r.get("flags") or []}
+                 "outlier": (r["image"], r["op"]) in out, "flags": r.get("flags") or [],
+                 "tiled": any(f.startswith("tiled") for f in r.get("flags") or [])}
             if r["status"] == "ok":
                 c.update(image_quality(r))
             cell[(r["image"], r["op"])] = c

@@ -105,11 +105,14 @@ class RunSummary:
 
 # ---- worker side: adapters are built once per process and spec
 
+WORKER_THREADS_ENV = "LIC_BENCH_WORKER_THREADS"
+
+
 def _init_worker(threads: int) -> None:
     """One intra-op thread per worker process: N processes × M threads would oversubscribe the CPU."""
     import os
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", WORKER_THREADS_ENV):
         os.environ[var] = str(threads)
     try:
         import torch
@@ -131,8 +134,14 @@ def _worker_codec(spec_dict: dict, options: dict):
 
 def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str) -> dict:
     """Evaluate one job from picklable arguments (runs in a worker or in-process)."""
+    import os
+
     from .evaluate import evaluate
 
+    if os.environ.get(WORKER_THREADS_ENV):  # per job: thread pools (Dask's task threads) keep their own setting
+        import torch
+
+        torch.set_num_threads(int(os.environ[WORKER_THREADS_ENV]))
     try:
         codec = _worker_codec(spec_dict, options)
         img = load_rgb(path)

@@ -78,3 +78,19 @@ def test_unknown_curve_and_bad_options():
     assert r.exit_code != 0 and "did you mean 'tcm-large@paper'" in str(r.exception)
     r = runner.invoke(app, ["bdrate", "--dataset", "kodak", "--codecs", "tcm-large@paper", "--method", "spline"])
     assert r.exit_code == 2
+
+
+def test_tiled_records_are_excluded_from_headline_unless_allowed():
+    from lic_bench.references import measured_curve
+    from lic_bench.results import CodecResults
+    recs = []
+    for op, (b, mse) in enumerate([(1000, 40.0), (2000, 20.0), (4000, 10.0), (8000, 5.0)], start=1):
+        for img in ("a", "b"):
+            recs.append({"image": img, "op": op, "status": "ok", "bytes": b, "height": 100, "width": 100,
+                         "sse_rgb": mse * 3e4, "ms_ssim": None, "flags": ["tiled:512"] if (img, op) == ("b", 4) else []})
+    cr = CodecResults("x", "d", {}, {}, "ds", "c", recs, 2)
+    strict = measured_curve(cr)
+    rates, _, notes = strict.rd("psnr-rgb")
+    assert len(rates) == 3 and any("op 4 left out" in n for n in notes) and "excluded" in strict.warnings[0]
+    rates, _, _ = measured_curve(cr, allow_tiled=True).rd("psnr-rgb")
+    assert len(rates) == 4

@@ -257,3 +257,33 @@ def test_public_load_model_api(tcm_small_ckpt):
         dec = m.decompress(enc["strings"], enc["shape"])
         fwd = m(x)
     assert torch.equal(dec["x_hat"], fwd["x_hat"].clamp(0, 1))  # TCM: real decode equals forward
+
+
+def test_gpu_oom_falls_back_to_tiles_then_cpu_and_tiled_is_flagged(monkeypatch):
+    """Simulated CUDA OOM (no GPU in CI): the declared order full -> tiled -> CPU, recorded in flags."""
+    from lic_bench.adapters import learned as L
+    codec = Learned(arch="compressai:bmshj2018-hyperprior", random_init=True)
+    monkeypatch.setattr(L, "TILE", 256)
+    monkeypatch.setattr(codec, "fallback_plan", lambda: [("full", "cpu"), ("tiled", "cpu"), ("full", "cpu")])
+    model = codec.model(1, "cpu")
+    real = model.compress
+    state = {"limit": 256 * 256}
+
+    def small_memory(x):
+        if x.shape[-1] * x.shape[-2] > state["limit"]:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(x)
+    monkeypatch.setattr(model, "compress", small_memory)
+    img = sample_photo("motorcycle_left.png")[:500, :700]  # pads to 512x704: 2x3 tiles (the 192 remainder joins)
+    rec = evaluate(codec, img, 1)
+    assert rec["status"] == "ok" and "tiled:256" in rec["flags"] and rec["mismatch"] is False
+    assert L.tile_edges(704, 256, 64) == [0, 256, 512, 704] and L.tile_edges(640, 256, 256) == [0, 256, 640]
+    state["limit"] = 0  # even tiles do not fit: last resort is the full image on the CPU
+    monkeypatch.setattr(codec, "fallback_plan", lambda: [("full", "cuda"), ("tiled", "cuda"), ("full", "cpu")])
+    monkeypatch.setattr(codec, "_encode_full", lambda image, op, dev: (_ for _ in ()).throw(torch.OutOfMemoryError("out of memory"))
+                        if dev == "cuda" else Learned._encode_full(codec, image, op, "cpu"))
+    monkeypatch.setattr(codec, "_reset_peak", lambda dev: None)
+    monkeypatch.setattr(codec, "_peak", lambda dev: None)
+    monkeypatch.setattr(model, "compress", real)
+    rec = evaluate(codec, img, 1)
+    assert rec["status"] == "ok" and "fallback:cpu" in rec["flags"] and not any(f.startswith("tiled") for f in rec["flags"])

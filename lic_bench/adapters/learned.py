@@ -22,6 +22,10 @@ from ..errors import LicBenchError
 from .base import Codec, Encoded, Param
 
 MAGIC = b"LIC"
+TILED_MAGIC = b"LIT"
+#: Tiling used when a full image does not fit in GPU memory: non-overlapping tiles of this side
+#: (a multiple of every model's padding), each coded as an independent image; borders are visible.
+TILE = 512
 CONTAINER_VERSION = 1
 WEIGHTS_ENV = "LIC_BENCH_WEIGHTS"
 _HEADER = struct.Struct(">3sBBHHB")  # magic, version, quality, latent h, latent w, number of string groups
@@ -101,6 +105,45 @@ def file_sha256(path: Path) -> str:
                 h.update(chunk)
         _SHA_CACHE[key] = h.hexdigest()
     return _SHA_CACHE[key]
+
+
+def pack_tiles(tile: int, height: int, width: int, tiles: list[bytes]) -> bytes:
+    out = bytearray(TILED_MAGIC + bytes([CONTAINER_VERSION]) + struct.pack(">HHHH", tile, height, width, len(tiles)))
+    for t in tiles:
+        out += _varint(len(t)) + t
+    return bytes(out) + struct.pack(">I", zlib.crc32(out))
+
+
+def unpack_tiles(data: bytes):
+    body, (crc,) = data[:-4], struct.unpack(">I", data[-4:])
+    if zlib.crc32(body) != crc:
+        raise LicBenchError("bitstream checksum mismatch: damaged or truncated bytes (refused before decoding)")
+    tile, h, w, n = struct.unpack_from(">HHHH", body, 4)
+    pos, tiles = 12, []
+    for _ in range(n):
+        length, pos = _read_varint(body, pos)
+        tiles.append(body[pos:pos + length])
+        pos += length
+    return tile, h, w, tiles
+
+
+def tile_edges(n: int, tile: int, min_side: int) -> list[int]:
+    """Tile boundaries along one side; a remainder shorter than the model's minimum joins its neighbour."""
+    edges = list(range(0, n, tile)) + [n]
+    if len(edges) > 2 and edges[-1] - edges[-2] < min_side:
+        del edges[-2]
+    return edges
+
+
+def _tiles(h: int, w: int, tile: int, min_side: int):
+    ys, xs = tile_edges(h, tile, min_side), tile_edges(w, tile, min_side)
+    return [(y0, y1, x0, x1) for y0, y1 in zip(ys, ys[1:]) for x0, x1 in zip(xs, xs[1:])]
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
 class Learned(Codec):
@@ -216,11 +259,64 @@ class Learned(Codec):
 
         return x_hat.clamp(0, 1).mul(255).round().to("cpu", dtype=torch.uint8)[0].permute(1, 2, 0).numpy()
 
+    def fallback_plan(self) -> list[tuple[str, str]]:
+        """Declared order when memory runs out: full image on the GPU -> tiled on the GPU -> full on the CPU."""
+        dev = self.p["device"]
+        return [("full", dev), ("tiled", dev), ("full", "cpu")] if dev.startswith("cuda") else [("full", dev)]
+
+    def _reset_peak(self, dev: str) -> None:
+        if dev.startswith("cuda"):
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(dev)
+
+    def _peak(self, dev: str) -> int | None:
+        if dev.startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.max_memory_allocated(dev))
+        return None
+
     def encode(self, image: np.ndarray, op: float) -> Encoded:
         import torch
 
+        plan = self.fallback_plan()
+        for i, (mode, dev) in enumerate(plan):
+            try:
+                self._reset_peak(dev)
+                enc = self._encode_full(image, op, dev) if mode == "full" else self._encode_tiled(image, op, dev)
+            except Exception as e:  # noqa: BLE001
+                if not _is_oom(e) or i == len(plan) - 1:
+                    raise
+                if dev.startswith("cuda"):
+                    torch.cuda.empty_cache()
+                continue
+            enc.info["peak_gpu_mem_bytes"] = self._peak(dev)
+            flags = []
+            if mode == "tiled":
+                flags.append(f"tiled:{TILE}")
+            if dev != plan[0][1]:
+                flags.append(f"fallback:{dev}")
+            enc.info["flags"] = flags
+            enc.info["encode_device_used"] = dev
+            return enc
+        raise AssertionError("unreachable")
+
+    def _encode_tiled(self, image: np.ndarray, op: float, dev: str) -> Encoded:
+        h, w, _ = image.shape
+        tiles, expected, payload = [], np.zeros_like(image), 0
+        for y0, y1, x0, x1 in _tiles(h, w, TILE, self.arch.min_side):  # sides are multiples of the padding
+            enc = self._encode_full(image[y0:y1, x0:x1], op, dev)
+            tiles.append(enc.data)
+            payload += enc.payload_bytes
+            expected[y0:y1, x0:x1] = enc.expected()
+        info = dict(enc.info, tile=TILE, tiles=len(tiles))
+        return Encoded(pack_tiles(TILE, h, w, tiles), payload_bytes=payload, expected=expected, info=info)
+
+    def _encode_full(self, image: np.ndarray, op: float, dev: str) -> Encoded:
+        import torch
+
         q = int(op)
-        dev = self.p["device"]
         model = self.model(q, dev)
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(dev, torch.float32).div(255)
         with torch.inference_mode():
@@ -234,7 +330,7 @@ class Learned(Codec):
                     return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
                 return self._to_u8(model.decompress(strings, shape)["x_hat"])
 
-        info = {"device": dev, "decode_device": self.p["decode_device"] or dev, "threads": int(self.p["threads"]),
+        info = {"device": dev, "decode_device": self.p["decode_device"] or self.p["device"], "threads": int(self.p["threads"]),
                 "cudnn_deterministic": True, "arch": self.arch.name, "quality": q,
                 "lambda": self.arch.lambdas[q - 1] if q - 1 < len(self.arch.lambdas) else None}
         return Encoded(data, payload_bytes=sum(len(s) for g in strings for s in g), expected=expected, info=info)
@@ -242,9 +338,30 @@ class Learned(Codec):
     def decode(self, data: bytes) -> np.ndarray:
         import torch
 
+        if data[:3] == TILED_MAGIC:
+            tile, h, w, tiles = unpack_tiles(data)
+            layout = _tiles(h, w, tile, self.arch.min_side)
+            if len(layout) != len(tiles):
+                raise LicBenchError(f"tiled bitstream holds {len(tiles)} tiles, the layout of {w}x{h} needs {len(layout)}")
+            out = np.zeros((h, w, 3), np.uint8)
+            for (y0, y1, x0, x1), t in zip(layout, tiles):
+                out[y0:y1, x0:x1] = self.decode(t)
+            return out
+        dev = self.p["decode_device"] or self.p["device"]
+        try:
+            return self._decode_full(data, dev)
+        except Exception as e:  # noqa: BLE001
+            if dev.startswith("cuda") and _is_oom(e):
+                torch.cuda.empty_cache()
+                return self._decode_full(data, "cpu")
+            raise
+
+    def _decode_full(self, data: bytes, dev: str) -> np.ndarray:
+        import torch
+
         q, shape, strings = unpack(data)
         self.check_operating_point(q)
-        model = self.model(q, self.p["decode_device"] or self.p["device"])
+        model = self.model(q, dev)
         try:
             with torch.inference_mode():
                 x_hat = model.decompress(strings, shape)["x_hat"]
