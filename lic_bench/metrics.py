@@ -22,17 +22,17 @@ MSSSIM_MIN_SIDE = 161
 def sse_per_channel(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
     """Sum of squared errors of each of the three channels (float64, exact for uint8 input)."""
     _check_pair(original, reconstruction)
-    diff = original.astype(np.int64) - reconstruction.astype(np.int64)
-    sq = diff * diff
-    return tuple(float(sq[..., c].sum()) for c in range(3))  # type: ignore[return-value]
+    diff = original.astype(np.int32) - reconstruction.astype(np.int32)
+    per = np.einsum("ijk,ijk->k", diff, diff, dtype=np.int64)  # exact integer sums
+    return tuple(float(v) for v in per)  # type: ignore[return-value]
 
 
 def sse_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
     """SSE of Y, Cb, Cr (BT.709 full range, float, no rounding) between two RGB images."""
     _check_pair(original, reconstruction)
-    d = rgb_to_ycbcr_float(original) - rgb_to_ycbcr_float(reconstruction)
-    sq = d * d
-    return tuple(float(sq[..., c].sum()) for c in range(3))  # type: ignore[return-value]
+    # the transform is affine: Ycc(a) − Ycc(b) = linear part applied to (a − b), offsets cancel
+    d = rgb_to_ycbcr_float(original.astype(np.float64) - reconstruction.astype(np.float64)) - np.array([0.0, 128.0, 128.0])
+    return tuple(float(v) for v in np.einsum("ijk,ijk->k", d, d))  # type: ignore[return-value]
 
 
 def psnr_from_mse(mse: float, peak: float = PEAK) -> float:
