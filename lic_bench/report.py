@@ -126,7 +126,7 @@ def visual_comparison(store, crs, opts: ReportOptions) -> dict:
     from .runner import prepare
     from .specs import CodecSpec
     from .evaluate import reconstruct
-    from . import metrics
+    from .imageio import pixel_sha256
 
     if not crs:
         return {"note": "no measured codecs"}
@@ -162,7 +162,7 @@ def visual_comparison(store, crs, opts: ReportOptions) -> dict:
         except LicBenchError as e:
             notes.append(f"{cr.name}: cannot regenerate the reconstruction here ({e})")
             continue
-        if best.get("decoded_sha256") and metrics and _sha(rgb) != best["decoded_sha256"]:
+        if best.get("decoded_sha256") and pixel_sha256(rgb) != best["decoded_sha256"]:
             notes.append(f"{cr.name}: regenerated reconstruction differs from the recorded one")
         qv = image_quality(best)
         tiles.append({"caption": f"{cr.name} | {qv['bpp']:.3f} bpp | {qv['psnr_rgb']:.2f} dB | MS-SSIM {qv['ms_ssim']:.4f}",
@@ -170,23 +170,16 @@ def visual_comparison(store, crs, opts: ReportOptions) -> dict:
     return {"image": name, "target_bpp": target, "tiles": tiles, "notes": notes}
 
 
-def _sha(a):
-    from .imageio import pixel_sha256
-
-    return pixel_sha256(a)
-
-
 def build(store, opts: ReportOptions) -> dict:
     from .results import codec_results
 
     crs = [c for c in codec_results(store, opts.dataset, opts.codecs) if not c.random_init]
     curves: list[Curve] = [measured_curve(c) for c in crs]
-    anchor = None
+    anchor, anchor_error = None, None
     if opts.anchor:
         try:
             anchor = resolve_curve(opts.anchor, opts.dataset, store)
         except LicBenchError as e:
-            anchor = None
             anchor_error = str(e)
     refs: list[Curve] = []
     if opts.references is None:
@@ -262,7 +255,7 @@ def build(store, opts: ReportOptions) -> dict:
     return {"title": opts.title or f"lic-bench report — {opts.dataset}", "dataset": opts.dataset, "plots": plots,
             "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
-            "anchor_error": None if anchor is not None or not opts.anchor else locals().get("anchor_error")}
+            "anchor_error": anchor_error}
 
 
 def render(ctx: dict) -> str:

@@ -8,7 +8,6 @@ pool of worker processes; each finished record is committed at once.
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 

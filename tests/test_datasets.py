@@ -1,7 +1,6 @@
 import shutil
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from PIL import Image

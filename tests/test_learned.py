@@ -178,7 +178,6 @@ def test_tcm_round_trip_deterministic_and_verified(tcm_small_ckpt):
 def test_corrupted_bitstream_and_perturbed_decoder_are_detected(tcm_small_ckpt, monkeypatch):
     codec = Learned(arch="tcm-small", weights={3: "tcm-small-mse-0.0067.pth.tar"}, weights_dir=str(tcm_small_ckpt))
     img = _odd_image()
-    x = img.astype(np.float32)
     enc = codec.encode(np.pad(img, ((28, 28), (28, 28), (0, 0))), 3)
     q, shape, strings = unpack(enc.data)
     y = bytearray(strings[0][0])

@@ -1,7 +1,6 @@
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

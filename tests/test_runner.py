@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -80,7 +79,6 @@ class Flaky(Codec):
         return image.tobytes() + bytes([image.shape[0] % 256, image.shape[1] % 256])
 
     def decode(self, data):
-        h = data[-2]
         w = data[-1]
         arr = np.frombuffer(data[:-2], np.uint8)
         if w == 240 % 256:
@@ -89,7 +87,6 @@ class Flaky(Codec):
 
 
 def test_per_item_failures_are_recorded_and_run_goes_on(small_dataset):
-    ds = locate(str(small_dataset))
     imgs = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in small_dataset.glob("*.png")}
     rec = evaluate(Flaky(), imgs["b.png"], 1)
     assert rec["status"] == "failed" and "synthetic encoder crash" in rec["error"]

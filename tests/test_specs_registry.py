@@ -1,9 +1,7 @@
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lic_bench import registry
