@@ -432,7 +432,9 @@ def compare(
 # ------------------------------------------------------------------ complexity
 
 def _parse_size(size: str) -> tuple[int, int]:
-    m = __import__("re").fullmatch(r"(\d+)x(\d+)", size.strip())
+    import re
+
+    m = re.fullmatch(r"(\d+)x(\d+)", size.strip())
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         _fail(f"--size {size!r}: write WIDTHxHEIGHT, e.g. 768x512")
     return int(m.group(1)), int(m.group(2))

@@ -8,6 +8,7 @@ pool of worker processes; each finished record is committed at once.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,6 @@ class ImageRef:
 
 def index_dataset(ds: Dataset, store: Store) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
     """Decode (or take from the file-hash cache) every image; return content hash, images, load errors."""
-    import json
-
     refs, errors = [], []
     for im in ds.images:
         row = None
@@ -197,7 +196,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
         raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
                             (f" ({load_errors[0][0]}: {load_errors[0][1]})" if load_errors else ""))
     store.put_dataset(content, ds.name, str(ds.folder),
-                      [(r.name, r.pixel_sha256, r.width, r.height, __import__("json").dumps(r.flags)) for r in images])
+                      [(r.name, r.pixel_sha256, r.width, r.height, json.dumps(r.flags)) for r in images])
     by_name = {pc.spec.name: pc for pc in prepared}
     for pc in prepared:
         store.put_spec(pc.digest, pc.spec.name, pc.spec.adapter, pc.identity, pc.spec.to_dict())

@@ -124,7 +124,9 @@ def identify(sd: dict) -> str | None:
         return f"{names.get(N, 'tcm')} (N={N})"
     if "g_a0.weight" in sd:
         N, M, d = tic_config_from_keys(sd)
-        variant = {v: k for k, v in __import__("lic_bench.learned.tic", fromlist=["DEPTHS"]).DEPTHS.items()}.get(d, "tic")
+        from .tic import DEPTHS
+
+        variant = {v: k for k, v in DEPTHS.items()}.get(d, "tic")
         return f"{variant} (N={N}, M={M}, depths={list(d)})"
     return None
 
