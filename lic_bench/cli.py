@@ -630,7 +630,7 @@ def gate(
             verdicts.append(Verdict(pairs.get(bname, bname), bname, "missing", [f"no current results for {pairs.get(bname, base)!r} on {ds}"]))
             continue
         cr = max(cands, key=_latest_record_time)
-        verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing, strict))
+        verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing))
     code = exit_code(verdicts, strict)
     if md:
         md.write_text(markdown(verdicts, ds), encoding="utf-8")

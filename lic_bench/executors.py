@@ -23,9 +23,9 @@ from . import METRIC_VERSION
 EXECUTORS = ("local", "dask", "dask-local")
 
 
-def failed_record(job, error: str) -> dict:
-    return {"status": "failed", "error": error, "op": job.op, "pixel_sha256": job.image.pixel_sha256,
-            "metric_version": METRIC_VERSION}
+def failed_record(op: float, pixel_sha256: str, error: str) -> dict:
+    """The record of a job that produced no result (its error is what gets stored)."""
+    return {"status": "failed", "error": error, "op": op, "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
 
 
 def run_in_process(jobs, fn: Callable, args: Callable) -> Iterator[tuple[object, dict]]:
@@ -67,7 +67,7 @@ def run_process_pool(jobs, fn: Callable, args: Callable, workers: int, retries: 
                     broken = True
                     running[f] = (j, 0.0)  # handled below with the others that were running
                 except Exception as e:  # an exception in the job itself (not in the codec: those are records)
-                    yield j, failed_record(j, f"job raised {type(e).__name__}: {e}")
+                    yield j, failed_record(j.op, j.image.pixel_sha256, f"job raised {type(e).__name__}: {e}")
             overdue = [f for f, (_, t) in running.items() if job_timeout and t and time.monotonic() - t > job_timeout]
             if overdue or broken:
                 victims = [running[f][0] for f in overdue]
@@ -81,7 +81,7 @@ def run_process_pool(jobs, fn: Callable, args: Callable, workers: int, retries: 
                     for j in victims:
                         attempts[id(j)] = attempts.get(id(j), 0) + 1
                         if attempts[id(j)] > retries:
-                            yield j, failed_record(j, f"timed out after {job_timeout:g} s ({attempts[id(j)]} attempts)")
+                            yield j, failed_record(j.op, j.image.pixel_sha256, f"timed out after {job_timeout:g} s ({attempts[id(j)]} attempts)")
                         else:
                             queue.insert(0, j)
                     queue[:0] = others  # innocent: restarted without counting an attempt
@@ -91,7 +91,7 @@ def run_process_pool(jobs, fn: Callable, args: Callable, workers: int, retries: 
                         if crashed_alone:
                             attempts[id(j)] = attempts.get(id(j), 0) + 1
                             if attempts[id(j)] > retries:
-                                yield j, failed_record(j, f"worker process died ({attempts[id(j)]} attempts)")
+                                yield j, failed_record(j.op, j.image.pixel_sha256, f"worker process died ({attempts[id(j)]} attempts)")
                                 continue
                         suspects.append(j)
     finally:
@@ -128,7 +128,7 @@ def run_dask(jobs, fn: Callable, args: Callable, scheduler: str | None, workers:
             try:
                 yield j, f.result()
             except Exception as e:  # KilledWorker, or an exception after the retries
-                yield j, failed_record(j, f"dask: {type(e).__name__}: {str(e)[:300]}")
+                yield j, failed_record(j.op, j.image.pixel_sha256, f"dask: {type(e).__name__}: {str(e)[:300]}")
     finally:
         for f in list(futures):
             f.cancel()

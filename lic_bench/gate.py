@@ -155,7 +155,7 @@ def timing_verdict(base: list[float], cur: list[float], max_ratio: float, alpha:
     return ratio, p, ratio > max_ratio and p < alpha
 
 
-def judge(baseline: dict, cr, t: dict, timing: str = "advisory", strict: bool = False) -> Verdict:
+def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
     v = Verdict(cr.name, baseline["codec"], "pass", thresholds=t)
     cur_cond = conditions_of(cr.identity, cr.content_sha256, baseline["conditions"].get("aggregation", "mean"))
     diffs = [f"{k}: baseline {baseline['conditions'].get(k)!r} vs current {cur_cond[k]!r}"

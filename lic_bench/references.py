@@ -77,9 +77,14 @@ class Curve:
         """Records grouped by image stem (``kodim01.png`` and ``kodim01`` match)."""
         if self.records is None:
             raise LicBenchError(f"{self.label} has only aggregated points; per-image BD-rate needs per-image records")
+        from pathlib import PurePath
+
+        from .imageio import IMAGE_SUFFIXES
+
         out: dict[str, list[dict]] = {}
         for r in self.records:
-            out.setdefault(r["image"].rsplit(".", 1)[0] if r["image"].lower().endswith((".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".webp")) else r["image"], []).append(r)
+            name = PurePath(r["image"])
+            out.setdefault(name.stem if name.suffix.lower() in IMAGE_SUFFIXES else r["image"], []).append(r)
         return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import METRIC_VERSION
 from .datasets import Dataset
 from .errors import LicBenchError
-from .executors import EXECUTORS, run_dask, run_in_process, run_process_pool
+from .executors import EXECUTORS, failed_record, run_dask, run_in_process, run_process_pool
 from .imageio import load_rgb
 from .specs import CodecSpec, spec_digest
 from .store import Store
@@ -107,17 +107,12 @@ WORKER_THREADS_ENV = "LIC_BENCH_WORKER_THREADS"
 
 
 def _init_worker(threads: int) -> None:
-    """One intra-op thread per worker process: N processes × M threads would oversubscribe the CPU."""
+    """One intra-op thread per worker process: N processes × M threads would oversubscribe the CPU.
+    run_job applies WORKER_THREADS_ENV to torch in the thread that runs each job."""
     import os
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", WORKER_THREADS_ENV):
         os.environ[var] = str(threads)
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 _WORKER_CODECS: dict[str, object] = {}
@@ -150,10 +145,9 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
             img = load_rgb(path)
             _LAST_IMAGE = (path, img.sha256, img)
     except LicBenchError as e:
-        return {"status": "failed", "error": str(e), "op": op, "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
+        return failed_record(op, pixel_sha256, str(e))
     if img.sha256 != pixel_sha256:
-        return {"status": "failed", "error": f"{path}: file changed during the run", "op": op,
-                "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
+        return failed_record(op, pixel_sha256, f"{path}: file changed during the run")
     rec = evaluate(codec, img.pixels, op, spec_dict.get("color"))
     rec["flags"] = img.flags + rec["flags"]
     return rec

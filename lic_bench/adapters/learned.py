@@ -148,7 +148,6 @@ def _is_oom(e: BaseException) -> bool:
 
 class Learned(Codec):
     operating_point_name = "quality"
-    deterministic = True
     params = {
         "arch": Param("", "tcm-small|tcm-medium|tcm-large|tic|tic-plus|tic-repo|compressai:<arch>"),
         "model_class": Param("", "your CompressionModel subclass, pkg.module:Class"),
@@ -231,9 +230,6 @@ class Learned(Codec):
         prov = {"arch": self.arch.name, "weights_sha256": sha, "random_init": bool(self.p["random_init"]),
                 "container_version": CONTAINER_VERSION}
         return prov
-
-    def job_cost(self, op: float, n_pixels: int) -> float:
-        return float(n_pixels)
 
     # ---- models
     def model(self, quality: int, device: str):
