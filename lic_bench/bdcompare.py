@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .bd import bd_quality, bd_rate
-from .curves import AGGREGATION_LABELS
+from .aggregate import AGGREGATION_LABELS
 from .errors import LicBenchError
 from .references import KINDS, Curve
 
@@ -44,7 +44,7 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
 
 
 def _per_image(anchor: Curve, test: Curve, metric: str, method: str, row: dict) -> None:
-    from .curves import aggregate
+    from .aggregate import aggregate
 
     a_imgs, t_imgs = anchor.by_image(), test.by_image()
     common = sorted(set(a_imgs) & set(t_imgs))

@@ -319,3 +319,21 @@ def time_codec(model, width: int, height: int, device: str, repeats: int, warmup
                               "tensor transfer, network and entropy coding; excludes image I/O, padding and container packing; "
                               "entropy_ms = time inside rANS / entropy-model compress/decompress (mean per run)")
     return res
+
+
+def complexity_of(spec, width: int, height: int, device: str, repeats: int, warmup: int, timed: bool) -> dict:
+    """Complexity figures of a learned codec spec, with random weights (complexity does not depend on them)."""
+    from .errors import OptionError
+    from .learned.zoo import get_arch, load_model
+
+    p = spec.params
+    arch = get_arch(p.get("arch", ""), p.get("model_class", ""))
+    q = arch.qualities[-1]  # the largest channel configuration (TIC: q5-8)
+    if width % arch.pad_multiple or height % arch.pad_multiple or min(width, height) < arch.min_side:
+        raise OptionError(f"--size {width}x{height}: {arch.name} needs multiples of {arch.pad_multiple} and sides >= {arch.min_side}")
+    model = load_model(arch.name, random_init=True, quality=q, model_class=p.get("model_class", ""))
+    d = analyse(spec.name, model, width, height).to_dict()
+    d["quality"] = q
+    if timed:
+        d.update(time_codec(model.to(device), width, height, device, repeats, warmup))
+    return d

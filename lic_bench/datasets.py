@@ -8,6 +8,7 @@ evaluated as an ad-hoc dataset named after it.
 from __future__ import annotations
 
 import fnmatch
+import json
 import hashlib
 import os
 import shutil
@@ -158,6 +159,47 @@ def _find_registered(info: DatasetInfo, data_dir) -> Path:
             return c
     hint = f"`lic-bench datasets fetch {info.name}`" if info.fetchable else "download it"
     raise LicBenchError(f"dataset {info.name!r} not found (looked in {', '.join(str(c) for c in candidates)}); run {hint} or pass --data-dir DIR / set {DATA_ENV}")
+
+
+# ---------------------------------------------------------------- content identity
+
+@dataclass
+class ImageRef:
+    name: str
+    path: Path
+    pixel_sha256: str
+    width: int
+    height: int
+    flags: list[str]
+
+
+def index_dataset(ds: Dataset, store) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
+    """Decode (or take from the store's file-hash cache) every image; return content hash, images, load errors.
+
+    The content hash (image names and decoded-pixel hashes) is what identifies a dataset in the
+    store: two folders with the same images are one dataset, one folder whose images changed is two.
+    """
+    refs, errors = [], []
+    for im in ds.images:
+        row = None
+        try:
+            row = store.cached_file_hash(im.path)
+        except OSError:
+            pass
+        if row is not None:
+            refs.append(ImageRef(im.name, im.path, row["pixel_sha256"], row["width"], row["height"], json.loads(row["flags"])))
+            continue
+        try:
+            img = load_rgb(im.path)
+        except LicBenchError as e:
+            errors.append((im.name, str(e)))
+            continue
+        h, w = img.pixels.shape[:2]
+        refs.append(ImageRef(im.name, im.path, img.sha256, w, h, img.flags))
+        if not store.readonly:
+            store.put_file_hash(im.path, img.sha256, w, h, img.flags)
+    content = hashlib.sha256("\n".join(f"{r.name}:{r.pixel_sha256}" for r in refs).encode()).hexdigest()
+    return content, refs, errors
 
 
 # ---------------------------------------------------------------- verification

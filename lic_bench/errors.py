@@ -14,3 +14,7 @@ def did_you_mean(name: str, choices) -> str:
     if not close and name:
         close = sorted(c for c in choices if c.startswith(name) or name.startswith(c))[:1]  # clic2020 -> clic2020-...
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class OptionError(LicBenchError):
+    """A bad option value (a choice, a number, a format): the CLI answers it as a usage error (exit 2)."""

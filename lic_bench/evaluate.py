@@ -14,10 +14,11 @@ import traceback
 
 import numpy as np
 
-from . import METRIC_VERSION, color, metrics
+from . import color, metrics
 from .adapters.base import Codec, Encoded
 from .errors import LicBenchError
 from .imageio import crop, pad, pixel_sha256
+from .record import Record
 
 
 def _as_encoded(out) -> Encoded:
@@ -51,15 +52,16 @@ def _to_original_rgb(codec: Codec, decoded: np.ndarray, height: int, width: int,
 
 
 def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | None = None,
-             clock=time.perf_counter) -> dict:
-    """Run one job; returns the raw per-image record fields (plus ``bitstream``: the bytes).
+             clock=time.perf_counter, image_sha256: str | None = None) -> Record:
+    """Run one job; returns its raw per-image record (with ``bitstream``: the bytes, not stored with it).
+
+    image_sha256: the image's pixel hash when the caller already knows it (the runner does).
 
     Errors inside the codec become a record with ``status='failed'`` and the error text; they never
     propagate, so a run goes on.
     """
     h, w = image.shape[:2]
-    rec: dict = {"metric_version": METRIC_VERSION, "op": float(op), "height": h, "width": w,
-                 "pixel_sha256": pixel_sha256(image), "status": "failed", "error": None, "flags": []}
+    rec = Record(op=float(op), pixel_sha256=image_sha256 or pixel_sha256(image), height=h, width=w)
     try:
         codec.check_operating_point(op)
         padded = pad(image, codec.pad_multiple)
@@ -68,12 +70,12 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
             raise LicBenchError(
                 f"image {w}x{h} pads to {pw}x{ph}, below this codec's minimum side {codec.min_padded_side}; it cannot be coded")
         if (ph, pw) != (h, w):
-            rec["flags"].append(f"padded:{pw}x{ph}")
+            rec.flags.append(f"padded:{pw}x{ph}")
         policy = None
         if codec.colorspace == "ycbcr444":
             policy = color_policy or color.DEFAULT_POLICY
             codec_input = color.rgb_to_ycbcr_u8(padded, policy)
-            rec["flags"].append(f"color:{policy}")
+            rec.flags.append(f"color:{policy}")
         elif codec.colorspace == "rgb":
             codec_input = padded
         else:
@@ -92,18 +94,18 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
         mismatch = None
         if enc.expected is not None:  # may be lazy: computed outside the timed region
             expected = _check_decoded(enc.expected() if callable(enc.expected) else enc.expected, codec_input.shape)
-            rec["expected_sha256"] = pixel_sha256(expected)
+            rec.expected_sha256 = pixel_sha256(expected)
             mismatch = not np.array_equal(expected, decoded)
             if mismatch:
                 n = int(np.count_nonzero(np.any(expected != decoded, axis=-1)))
-                rec["flags"].append(f"enc-dec-mismatch:{n}px")
-        rec["flags"] += list(enc.info.pop("flags", []))  # e.g. tiled / device fallback, declared by the adapter
+                rec.flags.append(f"enc-dec-mismatch:{n}px")
+        rec.flags += list(enc.info.pop("flags", []))  # e.g. tiled / device fallback, declared by the adapter
         rgb = _to_original_rgb(codec, decoded, h, w, policy)
 
         sse = metrics.sse_per_channel(image, rgb)
         sse_ycc = metrics.sse_ycbcr(image, rgb)
         ms = metrics.ms_ssim(image, rgb)
-        rec.update(
+        rec = rec.with_(
             status="ok", bytes=len(data), payload_bytes=enc.payload_bytes,
             sse_r=sse[0], sse_g=sse[1], sse_b=sse[2], sse_y=sse_ycc[0], sse_cb=sse_ycc[1], sse_cr=sse_ycc[2],
             ms_ssim=ms.value, ms_ssim_note=ms.reason, enc_s=t1 - t0, dec_s=t2 - t1,
@@ -112,7 +114,7 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
         )
     except Exception as e:  # noqa: BLE001 - a codec failure is a recorded result, not a crash
         msg = str(e) if isinstance(e, LicBenchError) else f"{type(e).__name__}: {e}"
-        rec["error"] = msg.strip()[:4000] or type(e).__name__
+        rec.error = msg.strip()[:4000] or type(e).__name__
         if not isinstance(e, LicBenchError):
-            rec["extra"] = {"traceback": traceback.format_exc(limit=6)[-4000:]}
+            rec.extra = {"traceback": traceback.format_exc(limit=6)[-4000:]}
     return rec

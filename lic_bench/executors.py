@@ -18,14 +18,14 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator
 
-from . import METRIC_VERSION
+from .record import Record
 
 EXECUTORS = ("local", "dask", "dask-local")
 
 
-def failed_record(op: float, pixel_sha256: str, error: str) -> dict:
+def failed_record(op: float, pixel_sha256: str, error: str) -> Record:
     """The record of a job that produced no result (its error is what gets stored)."""
-    return {"status": "failed", "error": error, "op": op, "pixel_sha256": pixel_sha256, "metric_version": METRIC_VERSION}
+    return Record(op=float(op), pixel_sha256=pixel_sha256, status="failed", error=error)
 
 
 def run_in_process(jobs, fn: Callable, args: Callable) -> Iterator[tuple[object, dict]]:

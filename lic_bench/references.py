@@ -14,8 +14,9 @@ from importlib import resources
 
 import yaml
 
-from .curves import Point, aggregate
+from .aggregate import Point, aggregate
 from .errors import LicBenchError, did_you_mean
+from .record import QUALITY_METRICS, Record
 
 KINDS = {
     "measured": "measured by lic-bench",
@@ -23,7 +24,8 @@ KINDS = {
     "imported": "imported CompressAI results (aggregated as published)",
     "reported": "reported in a paper (not measured here)",
 }
-METRICS = ("psnr-rgb", "psnr-y", "ms-ssim-db")
+#: Quality metrics a BD-rate can be computed on (the metric table's; see lic_bench.record).
+METRICS = QUALITY_METRICS
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Curve:
     dataset: str
     kind: str
     provenance: dict
-    records: list[dict] | None = None  # per-image raw records, each with 'image'
+    records: list[Record] | None = None  # per-image raw records, each with .image
     points: dict[str, list[float]] | None = None  # aggregated lists: bpp, psnr-rgb, ms-ssim-rgb
     warnings: list[str] = field(default_factory=list)
 
@@ -54,12 +56,14 @@ class Curve:
             if aggregation != "mean":
                 raise LicBenchError(f"{self.label} is published as means of per-image values only; '{aggregation}' cannot be derived")
             pts = self.points or {}
-            if metric == "psnr-rgb" and "psnr-rgb" in pts:
-                return list(pts["bpp"]), list(pts["psnr-rgb"]), notes
-            if metric == "ms-ssim-db" and "ms-ssim-rgb" in pts:
+            if metric in pts:
+                return list(pts["bpp"]), list(pts[metric]), notes
+            if metric == "ms-ssim" and "ms-ssim-rgb" in pts:  # CompressAI's key for linear MS-SSIM
+                return list(pts["bpp"]), list(pts["ms-ssim-rgb"]), notes
+            if metric == "ms-ssim-db" and "ms-ssim-rgb" in pts:  # dB of the published mean, as CompressAI plots it
                 q = [-10 * math.log10(1 - x) for x in pts["ms-ssim-rgb"]]
                 return list(pts["bpp"]), q, notes
-            raise LicBenchError(f"{self.label} has no {metric} values")
+            raise LicBenchError(f"{self.label} has no {metric} values (it publishes {', '.join(k for k in pts if k != 'bpp')})")
         full = max((p.n_images + p.n_failed for p in self.aggregated(aggregation)), default=0)
         rates, quals = [], []
         for p in self.aggregated(aggregation):
@@ -111,10 +115,9 @@ def shipped_anchors() -> dict[tuple[str, str], Curve]:
                 continue
             r = json.loads(line)
             n = r["width"] * r["height"]
-            recs.append({"image": r["image"], "op": float(r["qp"]), "status": "ok", "bytes": r["bytes"],
-                         "height": r["height"], "width": r["width"], "sse_rgb": r["mse_rgb"] * 3 * n,
-                         "ms_ssim": None, "enc_s": r.get("enc_cpu_s"), "dec_s": r.get("dec_wall_s"),
-                         "bitstream_md5": r.get("bitstream_md5"), "mismatch": None, "flags": []})
+            recs.append(Record(image=r["image"], op=float(r["qp"]), pixel_sha256="", status="ok", bytes=r["bytes"],
+                               height=r["height"], width=r["width"], sse_rgb_total=r["mse_rgb"] * 3 * n,
+                               enc_s=r.get("enc_cpu_s"), dec_s=r.get("dec_wall_s"), bitstream_md5=r.get("bitstream_md5")))
         prov = dict(meta.get("provenance", {}), source=f"lic_bench/builtin/anchors/{d.name}")
         out[(meta["name"], meta["dataset"])] = Curve(meta["name"], meta["dataset"], "anchor", prov, records=recs)
     return out
@@ -154,10 +157,10 @@ def measured_curve(cr, allow_tiled: bool = False) -> Curve:
     if cr.random_init:
         raise LicBenchError(f"{cr.name}: results from randomly initialised weights are never used as RD curves")
     prov = {"spec_digest": cr.digest, "dataset_content_sha256": cr.content_sha256, **cr.identity}
-    records, warnings = cr.records, []
+    records, warnings = cr.records, list(cr.warnings)
     tiled = [r for r in records if any(f.startswith("tiled") for f in r.get("flags") or [])]
     if tiled and not allow_tiled:
-        records = [dict(r, status="excluded", error="coded in tiles (use --allow-tiled)") if r in tiled else r for r in records]
+        records = [r.with_(status="excluded", error="coded in tiles (use --allow-tiled)") if r in tiled else r for r in records]
         warnings.append(f"{len(tiled)} tiled record(s) excluded (e.g. {tiled[0]['image']}); pass --allow-tiled to include them")
     elif tiled:
         warnings.append(f"{len(tiled)} record(s) coded in tiles included (--allow-tiled)")
@@ -165,37 +168,8 @@ def measured_curve(cr, allow_tiled: bool = False) -> Curve:
 
 
 def resolve_curve(name: str, dataset: str, store=None, allow_tiled: bool = False) -> Curve:
-    """Find `name` for `dataset`: ``@paper`` names are reported curves, ``@shipped`` forces the shipped
-    anchor; otherwise the store's measured results, then imported curves, then shipped anchors."""
-    from .results import codec_results
+    """A curve by any of its names on `dataset` (a name, folder path or content hash): see
+    :func:`lic_bench.names.resolve_curve`."""
+    from .names import dataset_or_name, resolve_curve as _resolve
 
-    reported = reported_curves()
-    anchors = shipped_anchors()
-    if name.endswith("@shipped"):
-        key = (name[: -len("@shipped")], dataset)
-        if key not in anchors:
-            raise LicBenchError(f"no shipped anchor {key[0]!r} for dataset {dataset!r}")
-        return anchors[key]
-    if (name, dataset) in reported:
-        return reported[(name, dataset)]
-    if store is not None:
-        try:
-            names_in_store = {r[0] for r in store.db.execute("SELECT DISTINCT name FROM specs")}
-            if name in names_in_store:
-                crs = codec_results(store, dataset, [name])
-                if crs:
-                    return measured_curve(crs[0], allow_tiled)
-        except LicBenchError as e:
-            if "no results for dataset" not in str(e):
-                raise
-        row = store.db.execute("SELECT * FROM curves WHERE name=? AND dataset=?", (name, dataset)).fetchone()
-        if row:
-            return Curve(name, dataset, row["kind"], json.loads(row["provenance"]), points=json.loads(row["points"]))
-    if (name, dataset) in anchors:
-        return anchors[(name, dataset)]
-    known = {n for n, d in [*reported, *anchors] if d == dataset}
-    if store is not None:
-        known |= {r[0] for r in store.db.execute("SELECT name FROM curves WHERE dataset=?", (dataset,))}
-        known |= {r[0] for r in store.db.execute("SELECT DISTINCT name FROM specs")}
-    raise LicBenchError(f"no curve {name!r} for dataset {dataset!r}{did_you_mean(name, known)}; "
-                        f"known: {', '.join(sorted(known)) or 'none'}")
+    return _resolve(store, name, dataset_or_name(store, dataset), allow_tiled)

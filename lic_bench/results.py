@@ -4,109 +4,57 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import METRIC_VERSION
-from .curves import Point, aggregate
-from .errors import LicBenchError, did_you_mean
+from .aggregate import Point
+from .errors import LicBenchError
+from .names import CodecResults, measured, measured_on, resolve_dataset
+from .record import EXPORT_FIELDS, METRICS, per_image_values
 from .store import Store
 
-
-@dataclass
-class CodecResults:
-    """Every record of one codec spec (by digest) on one dataset content version."""
-
-    name: str
-    digest: str
-    identity: dict
-    spec: dict
-    dataset: str
-    content_sha256: str
-    records: list[dict]  # each with 'image'
-    n_images: int
-
-    def points(self, aggregation: str = "mean") -> list[Point]:
-        return aggregate(self.records, aggregation)
-
-    @property
-    def random_init(self) -> bool:
-        return bool(self.identity.get("provenance", {}).get("random_init"))
+__all__ = ["CodecResults", "codec_results", "records_rows", "curves_rows", "records_frame", "curves_frame",
+           "to_compressai", "read_compressai"]
 
 
-@dataclass
-class DatasetView:
-    name: str
-    content_sha256: str
-    images: dict[str, str]  # pixel sha -> image name
-    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def dataset_view(store: Store, dataset: str) -> DatasetView:
-    versions = store.dataset_versions(dataset)
-    if not versions:
-        raise LicBenchError(f"no results for dataset {dataset!r} in {store.path}; run `lic-bench run --dataset {dataset} ...` first")
-    content = versions[0]["content_sha256"]
-    members = store.dataset_members(content)
-    return DatasetView(dataset, content, {m["pixel_sha256"]: m["image"] for m in members},
-                       {m["image"]: (m["width"], m["height"]) for m in members})
-
-
-def codec_results(store: Store, dataset: str, codecs: list[str] | None = None) -> list[CodecResults]:
-    """Results of `codecs` (all codecs with records when None) on the latest content of `dataset`."""
-    view = dataset_view(store, dataset)
-    shas = set(view.images)
+def codec_results(store: Store, dataset: str, codecs: list[str] | None = None, data_dir=None) -> list[CodecResults]:
+    """Measured results of `codecs` (every measured curve when None) on `dataset` — a registered name,
+    a folder path, a folder's basename or a content hash (see :mod:`lic_bench.names`)."""
+    ds = resolve_dataset(store, dataset, data_dir)
     if codecs is None:
-        digests = [r["digest"] for r in store.db.execute("SELECT digest FROM specs ORDER BY name, created DESC")]
-    else:
-        digests = []
-        for name in codecs:
-            rows = store.specs_named(name)
-            if not rows:
-                known = [r[0] for r in store.db.execute("SELECT DISTINCT name FROM specs")]
-                raise LicBenchError(f"no results for codec {name!r} in {store.path}{did_you_mean(name, known)}")
-            digests.append(next((r["digest"] for r in rows if store.records_for(METRIC_VERSION, r["digest"], shas)), rows[0]["digest"]))
-    out, seen_names = [], set()
-    for d in digests:
-        row = store.spec(d)
-        recs = store.records_for(METRIC_VERSION, d, shas)
-        if not recs or (codecs is None and row["name"] in seen_names):
-            continue
-        seen_names.add(row["name"])
-        for r in recs:
-            r["image"] = view.images[r["pixel_sha256"]]
-        out.append(CodecResults(row["name"], d, json.loads(row["identity"]), json.loads(row["spec"]),
-                                dataset, view.content_sha256, recs, len(view.images)))
-    return out
+        return measured_on(store, ds)
+    return [measured(store, c, ds) for c in codecs]
+
+
+def records_rows(results: list[CodecResults]) -> list[dict]:
+    """Per-image rows: who, which image, the record's raw fields (incl. bitstream md5/sha256) and every metric."""
+    rows = []
+    for cr in results:
+        for r in cr.records:
+            row = {"codec": cr.name, "spec_digest": r.spec_digest or cr.digest, "dataset": cr.dataset}
+            row.update({k: r[k] for k in EXPORT_FIELDS})
+            row["mismatch"] = bool(r.mismatch) if r.mismatch is not None else None
+            row["flags"] = ",".join(r.flags)
+            row["dataset_content_sha256"] = cr.content_sha256
+            row.update(per_image_values(r) if r.ok else {m.attr: None for m in METRICS.values()})
+            rows.append(row)
+    return rows
+
+
+def curves_rows(results: list[CodecResults], aggregation: str = "mean") -> list[dict]:
+    return [{"codec": cr.name, "spec_digest": cr.digest, "dataset": cr.dataset, "aggregation": aggregation, **p.to_dict()}
+            for cr in results for p in cr.points(aggregation)]
 
 
 def records_frame(results: list[CodecResults]):
     import pandas as pd
 
-    from .curves import image_quality
-
-    rows = []
-    for cr in results:
-        for r in cr.records:
-            row = {"codec": cr.name, "spec_digest": cr.digest, "dataset": cr.dataset, "image": r["image"],
-                   "op": r["op"], "status": r["status"], "error": r["error"], "bytes": r["bytes"],
-                   "height": r["height"], "width": r["width"], "enc_s": r["enc_s"], "dec_s": r["dec_s"],
-                   "mismatch": bool(r["mismatch"]) if r["mismatch"] is not None else None,
-                   "bitstream_sha256": r["bitstream_sha256"], "flags": ",".join(r["flags"])}
-            if r["status"] == "ok":
-                row.update(image_quality(r))
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(records_rows(results))
 
 
 def curves_frame(results: list[CodecResults], aggregation: str = "mean"):
     import pandas as pd
 
-    rows = []
-    for cr in results:
-        for p in cr.points(aggregation):
-            rows.append({"codec": cr.name, "aggregation": aggregation, **p.to_dict()})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(curves_rows(results, aggregation))
 
 
 # ---- CompressAI results JSON

@@ -7,13 +7,12 @@ pool of worker processes; each finished record is committed at once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import METRIC_VERSION
-from .datasets import Dataset
+from .datasets import Dataset, ImageRef, index_dataset
 from .errors import LicBenchError
 from .executors import EXECUTORS, failed_record, run_dask, run_in_process, run_process_pool
 from .imageio import load_rgb
@@ -42,41 +41,6 @@ def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
     }
     identity["builtin"] = spec.adapter in BUILTIN_ADAPTERS
     return PreparedCodec(spec, spec_digest(identity), identity, codec)
-
-
-@dataclass
-class ImageRef:
-    name: str
-    path: Path
-    pixel_sha256: str
-    width: int
-    height: int
-    flags: list[str]
-
-
-def index_dataset(ds: Dataset, store: Store) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
-    """Decode (or take from the file-hash cache) every image; return content hash, images, load errors."""
-    refs, errors = [], []
-    for im in ds.images:
-        row = None
-        try:
-            row = store.cached_file_hash(im.path) if not store.readonly else None
-        except OSError:
-            pass
-        if row is not None:
-            refs.append(ImageRef(im.name, im.path, row["pixel_sha256"], row["width"], row["height"], json.loads(row["flags"])))
-            continue
-        try:
-            img = load_rgb(im.path)
-        except LicBenchError as e:
-            errors.append((im.name, str(e)))
-            continue
-        h, w = img.pixels.shape[:2]
-        refs.append(ImageRef(im.name, im.path, img.sha256, w, h, img.flags))
-        if not store.readonly:
-            store.put_file_hash(im.path, img.sha256, w, h, img.flags)
-    content = hashlib.sha256("\n".join(f"{r.name}:{r.pixel_sha256}" for r in refs).encode()).hexdigest()
-    return content, refs, errors
 
 
 @dataclass(order=True)
@@ -126,7 +90,7 @@ def _worker_codec(spec_dict: dict, options: dict):
     return _WORKER_CODECS[key]
 
 
-def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str) -> dict:
+def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str):
     """Evaluate one job from picklable arguments (runs in a worker or in-process)."""
     import os
 
@@ -148,8 +112,8 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         return failed_record(op, pixel_sha256, str(e))
     if img.sha256 != pixel_sha256:
         return failed_record(op, pixel_sha256, f"{path}: file changed during the run")
-    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"))
-    rec["flags"] = img.flags + rec["flags"]
+    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256)
+    rec.flags = img.flags + rec.flags
     return rec
 
 
@@ -200,10 +164,10 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
 
     def record(job: Job, rec: dict) -> None:
         store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
-        if rec.get("status") == "ok":
+        if rec.status == "ok":
             summary.done += 1
         else:
-            summary.failed.append((job.spec_name, job.op, job.image.name, rec.get("error") or "unknown error"))
+            summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
 
     args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
     bar = _Progress(len(todo), enabled=progress and bool(todo))

@@ -22,6 +22,8 @@ from .errors import LicBenchError, did_you_mean
 SPEC_KEYS = {"name", "adapter", "description", "operating_points", "params", "reference", "color"}
 #: Harness-owned parameter for adapters that work in YCbCr (see :mod:`lic_bench.color`).
 COLOR_PARAM = "color"
+#: ``custom:pkg.module:Class`` names a user model class (``run --model-class pkg.module:Class``).
+CUSTOM_PREFIX = "custom"
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ class CodecSpec:
 
     @property
     def base_name(self) -> str:
-        """Name without inline parameters: ``webp:method=0`` -> ``webp`` (used to match baselines)."""
-        return self.name.split(":", 1)[0]
+        """The name without inline parameters: ``webp:method=0`` -> ``webp`` (display only; results are
+        matched by identity, see lic_bench.names)."""
+        return parse_inline(self.name)[0]
 
     def to_dict(self) -> dict:
         return {
@@ -118,6 +121,8 @@ def parse_inline(text: str) -> tuple[str, dict[str, str]]:
     name, *parts = text.strip().split(":")
     if name == "compressai" and parts and "=" not in parts[0]:  # compressai:<arch>[:key=value]
         name = f"compressai:{parts.pop(0)}"
+    elif name == CUSTOM_PREFIX and len(parts) >= 2 and "=" not in parts[0] + parts[1]:  # custom:pkg.mod:Class[:key=value]
+        name = f"{CUSTOM_PREFIX}:{parts.pop(0)}:{parts.pop(0)}"
     params: dict[str, str] = {}
     for part in parts:
         k, sep, v = part.partition("=")
@@ -125,6 +130,12 @@ def parse_inline(text: str) -> tuple[str, dict[str, str]]:
             raise LicBenchError(f"--codecs {text!r}: inline parameters are written name:key=value[:key=value]")
         params[k.strip()] = v.strip()
     return name.strip(), params
+
+
+def custom_model_spec(model_class: str) -> CodecSpec:
+    """The spec of a user's CompressionModel subclass (``--model-class pkg.module:Class``)."""
+    return CodecSpec(name=f"{CUSTOM_PREFIX}:{model_class}", adapter="learned", params={"model_class": model_class},
+                     source="--model-class")
 
 
 def split_codec_list(text: str) -> list[str]:
@@ -144,6 +155,8 @@ def resolve_spec(text: str, cwd: Path | None = None) -> CodecSpec:
         spec = specs[name]
     elif name in adapter_names():
         spec = CodecSpec(name=name, adapter=name)
+    elif name.startswith(f"{CUSTOM_PREFIX}:"):
+        spec = custom_model_spec(name.split(":", 1)[1])
     elif name.startswith("compressai:"):
         spec = CodecSpec(name=name, adapter="learned", params={"arch": name},
                          description=f"CompressAI zoo architecture {name.split(':', 1)[1]} with your checkpoint",

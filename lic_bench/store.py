@@ -1,9 +1,13 @@
-"""The result store: one SQLite database (WAL), records keyed by provenance.
+"""The result store: one SQLite database (WAL), records keyed by provenance. Every SQL statement of
+lic-bench lives in this module.
 
 A record's key is (metric version, codec spec digest, operating point, image pixel sha256). A
 finished key is never recomputed; failed keys are retried by the next run. Each record is committed
 on its own, so a killed run loses at most the jobs in flight, and the unique key means a rerun can
 never duplicate a record. Several processes may write at once (SQLite locking, busy timeout).
+
+The schema is versioned (``meta.schema_version``); a store written by an older lic-bench is
+migrated in place when it is opened (asv's ``update_to_N`` model), a newer one is refused.
 """
 
 from __future__ import annotations
@@ -17,17 +21,23 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import LicBenchError
+from .record import KEY_FIELDS, STORED_FIELDS, Record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_ENV = "LIC_BENCH_STORE"
 DEFAULT_STORE = Path("results") / "lic-bench.sqlite"
+#: Kept for scripts that read the columns by name.
+RECORD_COLUMNS = STORED_FIELDS
+_COLUMN_TYPES = {"op": "REAL NOT NULL", "metric_version": "TEXT NOT NULL", "spec_digest": "TEXT NOT NULL",
+                 "pixel_sha256": "TEXT NOT NULL", "status": "TEXT NOT NULL", "bytes": "INTEGER", "payload_bytes": "INTEGER",
+                 "height": "INTEGER", "width": "INTEGER", "mismatch": "INTEGER"}
+_REAL = {"sse_r", "sse_g", "sse_b", "sse_y", "sse_cb", "sse_cr", "ms_ssim", "enc_s", "dec_s", "created"}
 
-RECORD_COLUMNS = (
-    "metric_version", "spec_digest", "op", "pixel_sha256", "status", "error", "bytes", "payload_bytes",
-    "height", "width", "sse_r", "sse_g", "sse_b", "sse_y", "sse_cb", "sse_cr", "ms_ssim", "ms_ssim_note",
-    "enc_s", "dec_s", "bitstream_sha256", "bitstream_md5", "decoded_sha256", "expected_sha256", "mismatch",
-    "flags", "extra", "created", "host",
-)
+
+def _records_ddl() -> str:
+    cols = ", ".join(f"{c} {_COLUMN_TYPES.get(c, 'REAL' if c in _REAL else 'TEXT')}" for c in STORED_FIELDS)
+    return f"CREATE TABLE IF NOT EXISTS records ({cols}, PRIMARY KEY ({', '.join(KEY_FIELDS)}));"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,20 +45,16 @@ CREATE TABLE IF NOT EXISTS specs (
     digest TEXT PRIMARY KEY, name TEXT NOT NULL, adapter TEXT NOT NULL, identity TEXT NOT NULL,
     spec TEXT NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS specs_name ON specs(name);
+CREATE TABLE IF NOT EXISTS spec_names (digest TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (digest, name));
 CREATE TABLE IF NOT EXISTS datasets (
-    content_sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, folder TEXT, created REAL NOT NULL);
+    content_sha256 TEXT NOT NULL, name TEXT NOT NULL, folder TEXT NOT NULL DEFAULT '', created REAL NOT NULL,
+    PRIMARY KEY (content_sha256, name, folder));
 CREATE TABLE IF NOT EXISTS dataset_images (
     content_sha256 TEXT NOT NULL, image TEXT NOT NULL, pixel_sha256 TEXT NOT NULL,
     width INTEGER, height INTEGER, flags TEXT, PRIMARY KEY (content_sha256, image));
 CREATE TABLE IF NOT EXISTS file_hashes (
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, pixel_sha256 TEXT, width INTEGER, height INTEGER, flags TEXT);
-CREATE TABLE IF NOT EXISTS records (
-    metric_version TEXT NOT NULL, spec_digest TEXT NOT NULL, op REAL NOT NULL, pixel_sha256 TEXT NOT NULL,
-    status TEXT NOT NULL, error TEXT, bytes INTEGER, payload_bytes INTEGER, height INTEGER, width INTEGER,
-    sse_r REAL, sse_g REAL, sse_b REAL, sse_y REAL, sse_cb REAL, sse_cr REAL, ms_ssim REAL, ms_ssim_note TEXT,
-    enc_s REAL, dec_s REAL, bitstream_sha256 TEXT, bitstream_md5 TEXT, decoded_sha256 TEXT, expected_sha256 TEXT,
-    mismatch INTEGER, flags TEXT, extra TEXT, created REAL, host TEXT,
-    PRIMARY KEY (metric_version, spec_digest, op, pixel_sha256));
 CREATE TABLE IF NOT EXISTS bitstreams (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS complexity (
     spec_digest TEXT NOT NULL, size TEXT NOT NULL, device TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL,
@@ -56,24 +62,68 @@ CREATE TABLE IF NOT EXISTS complexity (
 CREATE TABLE IF NOT EXISTS curves (
     name TEXT NOT NULL, dataset TEXT NOT NULL, kind TEXT NOT NULL, provenance TEXT NOT NULL,
     points TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (name, dataset));
-"""
+""" + _records_ddl()
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """v2: every name a spec was run under is kept (spec_names), and a dataset content may live in
+    several folders under several names (datasets keyed by content, name and folder)."""
+    db.execute("CREATE TABLE spec_names (digest TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (digest, name))")
+    db.execute("INSERT OR IGNORE INTO spec_names SELECT digest, name, created FROM specs")
+    db.execute("ALTER TABLE datasets RENAME TO datasets_v1")
+    db.execute("CREATE TABLE datasets (content_sha256 TEXT NOT NULL, name TEXT NOT NULL, folder TEXT NOT NULL DEFAULT '', "
+               "created REAL NOT NULL, PRIMARY KEY (content_sha256, name, folder))")
+    db.execute("INSERT OR IGNORE INTO datasets SELECT content_sha256, name, COALESCE(folder, ''), created FROM datasets_v1")
+    db.execute("DROP TABLE datasets_v1")
+
+
+#: from-version -> migration to the next version
+MIGRATIONS = {1: _migrate_1_to_2}
 
 
 def default_path() -> Path:
     return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
+def _foreign_tables(path: Path) -> list[str] | None:
+    """Tables of an existing SQLite file that is not a lic-bench store (None when it is ours or empty).
+    Read through a read-only connection, so a file that is not ours is never modified."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise LicBenchError(f"--store {path}: not a SQLite file (and not a lic-bench store); choose another --store PATH")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return None
+        if "meta" in tables and "records" in tables and \
+                db.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone() is not None:
+            return None
+        return sorted(tables)
+    finally:
+        db.close()
+
+
 class Store:
-    """Thin, explicit access to the results database."""
+    """Access to the results database: every query lic-bench makes is a method here."""
 
     def __init__(self, path: str | Path | None = None, readonly: bool = False) -> None:
         self.path = Path(path) if path else default_path()
         self.readonly = readonly
         try:
+            foreign = _foreign_tables(self.path) if self.path.exists() else None
+            if foreign:
+                raise LicBenchError(f"--store {self.path}: not a lic-bench results store (it holds tables {', '.join(foreign[:4])}); "
+                                    "it was left untouched — choose another --store PATH")
             if readonly:
                 if not self.path.is_file():
                     raise LicBenchError(f"no results store at {self.path}; run `lic-bench run` first or pass --store PATH")
+                if self._stored_version() < SCHEMA_VERSION and os.access(self.path, os.W_OK):
+                    Store(self.path).close()  # an older store is migrated once, by a writable open
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+                self._check_schema()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not os.access(self.path.parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
@@ -81,21 +131,53 @@ class Store:
                 self.db = sqlite3.connect(self.path, timeout=60)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.executescript(_SCHEMA)
-                self._check_schema()
+                self._create_or_migrate()
         except sqlite3.DatabaseError as e:
             raise LicBenchError(f"results store {self.path}: {e}; choose another with --store PATH") from None
         except PermissionError as e:
             raise LicBenchError(f"results store {self.path}: {e.strerror}; choose another with --store PATH") from None
         self.db.row_factory = sqlite3.Row
 
+    def _stored_version(self) -> int:
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            return int(row[0]) if row else SCHEMA_VERSION
+        except sqlite3.DatabaseError:
+            return SCHEMA_VERSION
+        finally:
+            db.close()
+
+    def _create_or_migrate(self) -> None:
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if has_meta else None
+        if row is None:  # a new store
+            self.db.executescript(_SCHEMA)
+            with self.db:
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('application', 'lic-bench')")
+            return
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise LicBenchError(f"results store {self.path} has schema {version}, newer than this lic-bench's {SCHEMA_VERSION}; "
+                                "upgrade lic-bench or use another --store")
+        while version < SCHEMA_VERSION:
+            with self.db:  # each step is one transaction: a crash leaves the previous version intact
+                MIGRATIONS[version](self.db)
+                version += 1
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('application', 'lic-bench')")
+        self.db.executescript(_SCHEMA)  # indexes/tables added without a version change
+
     def _check_schema(self) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self.db.commit()
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise LicBenchError(f"results store {self.path} has schema {row[0]}, this lic-bench needs {SCHEMA_VERSION}; use another --store")
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise LicBenchError(f"results store {self.path} has schema {row[0]}, this lic-bench reads {SCHEMA_VERSION}; "
+                                "open it once with write access to migrate it, or use another --store")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
 
     def close(self) -> None:
         self.db.close()
@@ -106,20 +188,33 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
-    # ---- specs and datasets
+    # ---- specs: a digest is stored once; every name it was run under is an alias, never a rename
     def put_spec(self, digest: str, name: str, adapter: str, identity: dict, spec: dict) -> None:
+        now = time.time()
         with self.db:
-            self.db.execute(
-                "INSERT INTO specs VALUES (?,?,?,?,?,?) ON CONFLICT(digest) DO UPDATE SET name=excluded.name, spec=excluded.spec",
-                (digest, name, adapter, json.dumps(identity, sort_keys=True), json.dumps(spec, sort_keys=True), time.time()))
-
-    def specs_named(self, name: str) -> list[sqlite3.Row]:
-        """Specs stored under `name`, newest first."""
-        return self.db.execute("SELECT * FROM specs WHERE name=? ORDER BY created DESC", (name,)).fetchall()
+            self.db.execute("INSERT OR IGNORE INTO specs VALUES (?,?,?,?,?,?)",
+                            (digest, name, adapter, json.dumps(identity, sort_keys=True), json.dumps(spec, sort_keys=True), now))
+            self.db.execute("INSERT OR IGNORE INTO spec_names VALUES (?,?,?)", (digest, name, now))
 
     def spec(self, digest: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM specs WHERE digest=?", (digest,)).fetchone()
 
+    def specs(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM specs ORDER BY name, digest").fetchall()
+
+    def specs_by_digest_prefix(self, prefix: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM specs WHERE digest LIKE ? ORDER BY digest", (prefix + "%",)).fetchall()
+
+    def spec_names(self, digest: str | None = None) -> list[str]:
+        """Names a spec was run under (all names when digest is None), oldest first."""
+        if digest is None:
+            return [r[0] for r in self.db.execute("SELECT DISTINCT name FROM spec_names ORDER BY name")]
+        return [r[0] for r in self.db.execute("SELECT name FROM spec_names WHERE digest=? ORDER BY created, name", (digest,))]
+
+    def digests_named(self, name: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT digest FROM spec_names WHERE name=? ORDER BY digest", (name,))]
+
+    # ---- datasets: identified by content; names and folders are where that content was seen
     def put_dataset(self, content_sha256: str, name: str, folder: str, members: Iterable[tuple]) -> None:
         with self.db:
             folder = folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -127,8 +222,18 @@ class Store:
             self.db.executemany("INSERT OR IGNORE INTO dataset_images VALUES (?,?,?,?,?,?)",
                                 [(content_sha256, *m) for m in members])
 
-    def dataset_versions(self, name: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM datasets WHERE name=? ORDER BY created DESC", (name,)).fetchall()
+    def dataset_rows(self, *, name: str | None = None, folder: str | None = None, content_prefix: str | None = None) -> list[sqlite3.Row]:
+        """Where dataset contents were seen, filtered by name, folder or content-hash prefix."""
+        where, args = [], []
+        for col, val in (("name", name), ("folder", folder)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        if content_prefix is not None:
+            where.append("content_sha256 LIKE ?")
+            args.append(content_prefix + "%")
+        sql = "SELECT * FROM datasets" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created"
+        return self.db.execute(sql, args).fetchall()
 
     def dataset_members(self, content_sha256: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM dataset_images WHERE content_sha256=? ORDER BY image", (content_sha256,)).fetchall()
@@ -158,55 +263,68 @@ class Store:
             (metric_version, spec_digest))
         return {(r[0], r[1]) for r in rows}
 
-    def put_record(self, spec_digest: str, rec: dict, keep_bitstream: bool = True) -> bool:
+    def put_record(self, spec_digest: str, rec: Record | dict, keep_bitstream: bool = True) -> bool:
         """Insert one record in its own transaction. An existing 'ok' record is never replaced.
 
         Returns True when the record was written.
         """
-        row = {c: rec.get(c) for c in RECORD_COLUMNS}
+        rec = rec if isinstance(rec, Record) else Record.from_mapping(rec)
+        row = {c: getattr(rec, c) for c in STORED_FIELDS}
         row.update(spec_digest=spec_digest, created=time.time(), host=socket.gethostname(),
-                   flags=json.dumps(rec.get("flags") or []), extra=json.dumps(rec.get("extra") or {}, default=str))
+                   flags=json.dumps(rec.flags or []), extra=json.dumps(rec.extra or {}, default=str))
         if row["mismatch"] is not None:
             row["mismatch"] = int(bool(row["mismatch"]))
-        cols = ",".join(RECORD_COLUMNS)
-        qs = ",".join("?" for _ in RECORD_COLUMNS)
-        updates = ",".join(f"{c}=excluded.{c}" for c in RECORD_COLUMNS)
+        cols = ",".join(STORED_FIELDS)
+        qs = ",".join("?" for _ in STORED_FIELDS)
+        updates = ",".join(f"{c}=excluded.{c}" for c in STORED_FIELDS)
         with self.db:
             cur = self.db.execute(
-                f"INSERT INTO records ({cols}) VALUES ({qs}) ON CONFLICT(metric_version, spec_digest, op, pixel_sha256) "
+                f"INSERT INTO records ({cols}) VALUES ({qs}) ON CONFLICT({', '.join(KEY_FIELDS)}) "
                 f"DO UPDATE SET {updates} WHERE records.status != 'ok'",
-                [row[c] for c in RECORD_COLUMNS])
-            if keep_bitstream and rec.get("bitstream") is not None and rec.get("bitstream_sha256"):
-                self.db.execute("INSERT OR IGNORE INTO bitstreams VALUES (?,?)", (rec["bitstream_sha256"], rec["bitstream"]))
+                [row[c] for c in STORED_FIELDS])
+            if keep_bitstream and rec.bitstream is not None and rec.bitstream_sha256:
+                self.db.execute("INSERT OR IGNORE INTO bitstreams VALUES (?,?)", (rec.bitstream_sha256, rec.bitstream))
             return cur.rowcount > 0
 
-    def records_for(self, metric_version: str, spec_digest: str, pixel_shas: Iterable[str] | None = None) -> list[dict]:
+    @staticmethod
+    def _record(row: sqlite3.Row) -> Record:
+        d = dict(row)
+        d["flags"] = json.loads(d["flags"] or "[]")
+        d["extra"] = json.loads(d["extra"] or "{}")
+        return Record.from_mapping(d)
+
+    def records_for(self, metric_version: str, spec_digest: str, pixel_shas: Iterable[str] | None = None) -> list[Record]:
         rows = self.db.execute("SELECT * FROM records WHERE metric_version=? AND spec_digest=? ORDER BY op",
                                (metric_version, spec_digest)).fetchall()
         wanted = set(pixel_shas) if pixel_shas is not None else None
-        out = []
-        for r in rows:
-            if wanted is not None and r["pixel_sha256"] not in wanted:
-                continue
-            d = dict(r)
-            d["flags"] = json.loads(d["flags"] or "[]")
-            d["extra"] = json.loads(d["extra"] or "{}")
-            out.append(d)
-        return out
+        return [self._record(r) for r in rows if wanted is None or r["pixel_sha256"] in wanted]
+
+    def digests_with_records(self, metric_version: str, pixel_shas: Iterable[str]) -> set[str]:
+        """Specs with at least one record on any of these images."""
+        wanted = set(pixel_shas)
+        rows = self.db.execute("SELECT DISTINCT spec_digest, pixel_sha256 FROM records WHERE metric_version=?", (metric_version,))
+        return {r[0] for r in rows if r[1] in wanted}
 
     def bitstream(self, sha256: str) -> bytes | None:
         row = self.db.execute("SELECT data FROM bitstreams WHERE sha256=?", (sha256,)).fetchone()
         return bytes(row[0]) if row else None
 
-    # ---- named curves (imported CompressAI JSON, shipped references)
+    def count_records(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    # ---- named curves (imported CompressAI JSON)
     def put_curve(self, name: str, dataset: str, kind: str, provenance: dict, points: dict) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO curves VALUES (?,?,?,?,?,?)",
                             (name, dataset, kind, json.dumps(provenance), json.dumps(points), time.time()))
 
+    def curve(self, name: str, dataset: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM curves WHERE name=? AND dataset=?", (name, dataset)).fetchone()
+
     def curves_for(self, dataset: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM curves WHERE dataset=? ORDER BY name", (dataset,)).fetchall()
 
+    # ---- complexity
     def put_complexity(self, spec_digest: str, size: str, device: str, data: dict) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO complexity VALUES (?,?,?,?,?)",
@@ -215,6 +333,3 @@ class Store:
     def complexity_for(self, spec_digest: str) -> dict | None:
         row = self.db.execute("SELECT data FROM complexity WHERE spec_digest=? ORDER BY created DESC", (spec_digest,)).fetchone()
         return json.loads(row[0]) if row else None
-
-    def count_records(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]

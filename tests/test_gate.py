@@ -8,7 +8,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from lic_bench.cli import app
-from lic_bench.gate import DEFAULT_THRESHOLDS, thresholds_for, timing_verdict
+from lic_bench.gating import DEFAULT_THRESHOLDS, thresholds_for, timing_verdict
 
 runner = CliRunner()
 Q = "10,25,40,60,80"

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lic_bench.cli import app
-from lic_bench.report import outliers
+from lic_bench.reporting import outliers
 
 runner = CliRunner()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -20,6 +20,12 @@ class Param:
     type: type | None = None  # defaults to type(default)
     #: False for parameters that cannot change the output (paths, timeouts): kept out of the spec digest.
     identity: bool = True
+    #: True for parameters that say *which* codec this is (an architecture), not how it is tuned: the
+    #: gate pairs a baseline only with results of the same adapter and the same values of these.
+    defines_codec: bool = False
+    #: Runtime option given on the command line / environment instead of in the spec (e.g. a build
+    #: folder, a device): the name of the generic run option that fills it (see commands/run.py).
+    runtime: str | None = None
 
     def parse(self, name: str, value: Any) -> Any:
         typ = self.type or type(self.default)
@@ -84,7 +90,28 @@ class Codec:
 
     def identity_params(self) -> dict[str, Any]:
         """The parameters that determine the output (those going into the spec digest)."""
-        return {k: v for k, v in self.p.items() if self.params[k].identity}
+        return self.identity_of(self.p)
+
+    @classmethod
+    def identity_of(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """identity_params() of an adapter built with `given`, without building it (read side)."""
+        return {k: v for k, v in cls.resolve_params(given).items() if cls.params[k].identity}
+
+    @classmethod
+    def codec_key(cls, identity_params: dict[str, Any]) -> dict[str, Any]:
+        """The values that say which codec this is (see Param.defines_codec)."""
+        return {k: identity_params.get(k) for k, p in cls.params.items() if p.defines_codec}
+
+    @classmethod
+    def runtime_options(cls) -> dict[str, str]:
+        """Declared runtime options: run option name -> parameter name."""
+        return {p.runtime: k for k, p in cls.params.items() if p.runtime}
+
+    @classmethod
+    def static_provenance(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Facts of provenance() that can be computed without runtime options (no weights, no build
+        folder), e.g. a user model's source hash: results whose recorded facts differ are stale."""
+        return {}
 
     def check_operating_point(self, op: float) -> None:
         """Raise LicBenchError when `op` is not valid for this codec."""

@@ -146,16 +146,41 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
+def model_source_sha256(ref: str) -> str:
+    """sha256 of the Python source a user model class comes from: every .py file of its top-level
+    package (a model's layers usually live beside it), or its module file when it has no package."""
+    import importlib.util
+
+    module = ref.partition(":")[0]
+    top = module.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError) as e:
+        raise LicBenchError(f"--model-class {ref}: cannot find module {top!r} ({e})") from None
+    if spec is None:
+        raise LicBenchError(f"--model-class {ref}: no module named {top!r} on the Python path")
+    if spec.submodule_search_locations:
+        root = Path(list(spec.submodule_search_locations)[0])
+        files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    else:
+        root, files = None, [Path(spec.origin)] if spec.origin else []
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root) if root else f.name).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 class Learned(Codec):
     operating_point_name = "quality"
     params = {
-        "arch": Param("", "tcm-small|tcm-medium|tcm-large|tic|tic-plus|tic-repo|compressai:<arch>"),
-        "model_class": Param("", "your CompressionModel subclass, pkg.module:Class"),
+        "arch": Param("", "tcm-small|tcm-medium|tcm-large|tic|tic-plus|tic-repo|compressai:<arch>", defines_codec=True),
+        "model_class": Param("", "your CompressionModel subclass, pkg.module:Class", defines_codec=True),
         "weights": Param({}, "quality -> {file, lambda, url, sha256} (from the codec spec)", type=dict, identity=False),
-        "checkpoint": Param("", "one checkpoint file for the given quality (instead of the spec's weights)", identity=False),
-        "weights_dir": Param("", f"folder with the checkpoint files (else ${WEIGHTS_ENV})", identity=False),
-        "device": Param("cpu", "encode device: cpu, cuda, cuda:N", identity=False),
-        "decode_device": Param("", "decode device (default: the encode device)", identity=False),
+        "checkpoint": Param("", "one checkpoint file for the given quality (instead of the spec's weights)", identity=False,
+                            runtime="checkpoint"),
+        "weights_dir": Param("", f"folder with the checkpoint files (else ${WEIGHTS_ENV})", identity=False, runtime="weights_dir"),
+        "device": Param("cpu", "encode device: cpu, cuda, cuda:N", identity=False, runtime="device"),
+        "decode_device": Param("", "decode device (default: the encode device)", identity=False, runtime="decode_device"),
         "random_init": Param(False, "random weights: complexity/timing only, refused for RD"),
         "coder": Param("fast", "TIC serial coding loop", choices=("fast", "reference")),
         "threads": Param(1, "CPU threads (1 = CompressAI's evaluation setting)", identity=False),
@@ -229,7 +254,14 @@ class Learned(Codec):
                 sha[str(q)] = file_sha256(path)
         prov = {"arch": self.arch.name, "weights_sha256": sha, "random_init": bool(self.p["random_init"]),
                 "container_version": CONTAINER_VERSION}
+        prov.update(self.static_provenance(self.p))
         return prov
+
+    @classmethod
+    def static_provenance(cls, given: dict) -> dict:
+        """A user model's identity includes its source code: editing it makes new results."""
+        ref = given.get("model_class") or ""
+        return {"model_source_sha256": model_source_sha256(ref)} if ref else {}
 
     # ---- models
     def model(self, quality: int, device: str):

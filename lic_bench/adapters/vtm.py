@@ -40,7 +40,7 @@ class VTM(Codec):
         "version": Param("12.1", "required VTM version ('any' accepts whatever is found, recorded)"),
         "allow_other_version": Param(False, "explicit override: accept a VTM whose version differs (recorded)"),
         "cfg": Param("", "encoder config (default <vtm-dir>/cfg/encoder_intra_vtm.cfg); its sha256 is recorded", identity=False),
-        "vtm_dir": Param("", "VTM build folder (else --vtm-dir or $LIC_BENCH_VTM_DIR)", identity=False),
+        "vtm_dir": Param("", "VTM build folder (else --vtm-dir or $LIC_BENCH_VTM_DIR)", identity=False, runtime="vtm_dir"),
         "timeout_s": Param(7200.0, "per-process time limit in seconds (VTM takes minutes on 2K images)", identity=False),
     }
 

@@ -45,6 +45,10 @@ def _tic(variant):
 
         if sd is not None:
             N, M, depths = tic_config_from_keys(sd)
+            if depths != DEPTHS[variant]:  # a spec name implies its layout: results must not be stored under it
+                fits = {v: k for k, v in DEPTHS.items()}.get(depths)
+                raise LicBenchError(f"{variant}: this checkpoint has depths {list(depths)}, not {variant}'s {list(DEPTHS[variant])}; "
+                                    + (f"use --codecs {fits}" if fits else "no built-in TIC spec has this layout"))
         else:
             N, M = (128, 192) if quality <= 4 else (192, 320)
             depths = DEPTHS[variant]

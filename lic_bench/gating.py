@@ -24,14 +24,15 @@ import yaml
 
 from . import METRIC_VERSION, __version__
 from .bd import bd_quality, bd_rate
-from .curves import aggregate, image_quality
+from .aggregate import aggregate, image_quality
 from .errors import LicBenchError
+from .record import EXPORT_FIELDS
 
 BASELINE_SCHEMA = "lic-bench-baseline"
 BASELINE_VERSION = 1
 DEFAULT_THRESHOLDS = {"max_bd_rate": 0.5, "max_psnr_drop": 0.02, "max_time_ratio": 1.2, "alpha": 0.01}
-RECORD_FIELDS = ("image", "op", "status", "error", "bytes", "height", "width", "sse_r", "sse_g", "sse_b",
-                 "sse_y", "sse_cb", "sse_cr", "ms_ssim", "enc_s", "dec_s", "bitstream_md5", "decoded_sha256", "mismatch")
+#: A baseline stores each record's export fields (the record's one field list, lic_bench.record).
+RECORD_FIELDS = EXPORT_FIELDS
 
 
 # ---------------------------------------------------------------- baselines
@@ -43,7 +44,7 @@ def baseline_doc(cr) -> dict:
         "lic_bench_version": __version__, "codec": cr.name, "spec_digest": cr.digest, "identity": cr.identity, "spec": cr.spec,
         "conditions": conditions_of(cr.identity, cr.content_sha256),
         "dataset": {"name": cr.dataset, "content_sha256": cr.content_sha256},
-        "records": [{k: r.get(k) for k in RECORD_FIELDS} for r in sorted(cr.records, key=lambda r: (r["op"], r["image"]))],
+        "records": [{k: r.get(k) for k in RECORD_FIELDS} for r in sorted(cr.records, key=lambda r: (r.op, r.image))],
     }
 
 
@@ -226,6 +227,31 @@ def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
     elif v.bd_rate is not None and v.bd_rate < -t["max_bd_rate"]:
         v.outcome = "improved"
     return v
+
+
+def pair(doc: dict, current: list, match: dict[str, str]) -> tuple[object | None, str | None]:
+    """The current results a baseline is judged against, or (None, why not).
+
+    Pairs on which codec it is (adapter and architecture: names.codec_key of the spec the baseline
+    was saved under), never on the text of its name. Results identical to the baseline (same spec digest) are the baseline itself: when other
+    results of the same codec exist, those are what is judged. More than one left is ambiguous."""
+    from .names import codec_key, codec_key_of_name
+
+    bname = doc["codec"]
+    if bname in match:
+        cands = [c for c in current if c.name == match[bname]]
+        return (cands[0], None) if cands else (None, f"no current results for {match[bname]!r} (--match {bname}={match[bname]})")
+    key = codec_key_of_name(bname) or codec_key(doc["identity"])  # the spec the baseline names, as its identity says
+    cands = [c for c in current if codec_key(c.identity) == key]
+    changed = [c for c in cands if c.digest != doc["spec_digest"]]
+    if len(cands) > 1 and changed:
+        cands = changed
+    if len(cands) == 1:
+        return cands[0], None
+    if not cands:
+        return None, f"no current results of the same codec as {bname!r} (adapter {doc['identity'].get('adapter')!r})"
+    raise LicBenchError(f"baseline {bname!r}: {len(cands)} current results of this codec: "
+                        f"{', '.join(f'{c.name} ({c.digest[:12]})' for c in cands)}; choose with --match {bname}=NAME or --codecs")
 
 
 def exit_code(verdicts: list[Verdict], strict: bool) -> int:

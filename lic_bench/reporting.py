@@ -17,9 +17,9 @@ import numpy as np
 
 from . import __version__
 from .bdcompare import compare
-from .curves import AGGREGATION_LABELS, image_quality
+from .aggregate import AGGREGATION_LABELS, image_quality
 from .errors import LicBenchError
-from .references import Curve, measured_curve, reported_curves, resolve_curve
+from .references import Curve, measured_curve, reported_curves
 
 #: A point is an outlier when its PSNR departs from the image's usual offset to the codec's mean
 #: curve by more than this (dB): catches broken decodes, not images that are simply hard.
@@ -38,6 +38,7 @@ class ReportOptions:
     target_bpp: float | None = None
     crop: tuple[int, int] | None = None  # top-left (x, y)
     title: str | None = None
+    data_dir: str | None = None
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _png_data_uri(arr: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def visual_comparison(store, crs, opts: ReportOptions) -> dict:
+def visual_comparison(store, crs, opts: ReportOptions, folder: Path) -> dict:
     """Crops of the original and each codec's reconstruction at the closest operating point to a target bpp,
     regenerated from stored bitstreams through the harness's own decode path."""
     from .imageio import load_rgb
@@ -130,8 +131,6 @@ def visual_comparison(store, crs, opts: ReportOptions) -> dict:
 
     if not crs:
         return {"note": "no measured codecs"}
-    row = store.dataset_versions(opts.dataset)[0]
-    folder = Path(row["folder"] or "")
     images = sorted({r["image"] for cr in crs for r in cr.records})
     name = opts.visual_image or (images[0] if images else None)
     if name is None or not (folder / name).is_file():
@@ -171,22 +170,35 @@ def visual_comparison(store, crs, opts: ReportOptions) -> dict:
 
 
 def build(store, opts: ReportOptions) -> dict:
-    from .results import codec_results
+    from .names import measured, measured_on, resolve_curve, resolve_dataset
 
-    crs = [c for c in codec_results(store, opts.dataset, opts.codecs) if not c.random_init]
-    curves: list[Curve] = [measured_curve(c) for c in crs]
+    ds = resolve_dataset(store, opts.dataset, opts.data_dir)
+    curves: list[Curve] = []
+    named: list[Curve] = []  # non-measured curves named in --codecs (NAME@paper, imported, shipped)
+    if opts.codecs is None:
+        crs = [c for c in measured_on(store, ds) if not c.random_init]
+    else:
+        crs = []
+        for name in opts.codecs:
+            c = resolve_curve(store, name, ds)
+            if c.kind == "measured":
+                crs.append(measured(store, name, ds))
+            else:
+                named.append(c)
+    curves = [measured_curve(c) for c in crs]
     anchor, anchor_error = None, None
     if opts.anchor:
         try:
-            anchor = resolve_curve(opts.anchor, opts.dataset, store)
+            anchor = resolve_curve(store, opts.anchor, ds)
         except LicBenchError as e:
             anchor_error = str(e)
-    refs: list[Curve] = []
+    refs: list[Curve] = list(named)
     if opts.references is None:
-        refs = [c for (n, d), c in reported_curves().items() if d == opts.dataset]
-        refs += [resolve_curve(r["name"], opts.dataset, store) for r in store.curves_for(opts.dataset)]
+        refs += [c for (n, d), c in reported_curves().items() if d == ds.name]
+        refs += [resolve_curve(store, r["name"], ds) for r in store.curves_for(ds.name)]
     else:
-        refs = [resolve_curve(n, opts.dataset, store) for n in opts.references]
+        refs += [resolve_curve(store, n, ds) for n in opts.references]
+    refs = list({c.name: c for c in refs}.values())
     series = []
     for c in ([anchor] if anchor and anchor.name not in {x.name for x in curves} else []) + curves + refs:
         try:
@@ -200,7 +212,7 @@ def build(store, opts: ReportOptions) -> dict:
             mdb = {}
         kind = "anchor" if anchor is not None and c is anchor else c.kind
         series.append(Series(c.name, kind, r, q, [mdb.get(x) for x in r]))
-    plots = rd_plots(series, opts.dataset)
+    plots = rd_plots(series, ds.name)
 
     bd_rows = []
     if anchor is not None:
@@ -233,7 +245,7 @@ def build(store, opts: ReportOptions) -> dict:
     prov = {
         "lic_bench": __version__, "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} · {platform.platform()} · Python {platform.python_version()}",
-        "dataset": opts.dataset, "dataset_content_sha256": crs[0].content_sha256 if crs else None,
+        "dataset": ds.name, "dataset_content_sha256": ds.content_sha256,
         "aggregation": AGGREGATION_LABELS["mean"], "bd_method": opts.method,
         "codecs": [{"name": c.name, "digest": c.digest, "identity": json.dumps(c.identity, sort_keys=True)} for c in crs],
         "anchor": None if anchor is None else {"name": anchor.name, "kind": anchor.kind, "provenance": json.dumps(anchor.provenance, sort_keys=True, default=str)},
@@ -252,8 +264,8 @@ def build(store, opts: ReportOptions) -> dict:
                 "device": d.get("device", "—"), "peak memory": f"{d['peak_mem_bytes'] / 2**20:.0f} MiB" if d.get("peak_mem_bytes") else "—",
                 "protocol": d.get("timing_protocol", ""),
             })
-    return {"title": opts.title or f"lic-bench report — {opts.dataset}", "dataset": opts.dataset, "plots": plots,
-            "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts),
+    return {"title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
+            "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts, Path(ds.folder or "")),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
             "anchor_error": anchor_error}
 

@@ -1,0 +1,52 @@
+"""Options and helpers shared by the commands (so each option reads the same everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import LicBenchError
+
+StoreOpt = typer.Option(None, "--store", help="results database (default results/lic-bench.sqlite or $LIC_BENCH_STORE)")
+FormatOpt = typer.Option("table", "--format", "-f", help="table|csv|json")
+DatasetOpt = typer.Option(..., "--dataset", "-d", help="registered name, folder path (as given to run) or content hash")
+DataDirOpt = typer.Option(None, "--data-dir", help="folder with the dataset (or $LIC_BENCH_DATA)")
+CodecsOpt = typer.Option(None, "--codecs", "-c", help="curves: specs (webp, webp:method=0, NAME@DIGEST), NAME@paper, NAME@shipped, imported names")
+OutputOpt = typer.Option(None, "-o", "--output", help="write to this file instead of printing")
+
+
+def fail(msg: str, code: int = 2):
+    """One line on stderr, exit 2 (usage or data error)."""
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        fail(f"--format {fmt!r}: choose one of {', '.join(allowed)}")
+
+
+def parse_ops(text: Optional[str]) -> Optional[list[float]]:
+    if not text:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        fail(f"-q/--qualities {text!r}: give comma-separated numbers, e.g. 5,10,20")
+
+
+def emit(text: str, output: Optional[Path]) -> None:
+    """Print, or write atomically to -o FILE."""
+    from ..formats import write_text_atomic
+
+    if output is None:
+        typer.echo(text.rstrip("\n"))
+    else:
+        write_text_atomic(output, text if text.endswith("\n") else text + "\n")
+        typer.echo(f"wrote {output}")
+
+
+__all__ = ["StoreOpt", "FormatOpt", "DatasetOpt", "DataDirOpt", "CodecsOpt", "OutputOpt", "fail", "check_format",
+           "parse_ops", "emit", "LicBenchError", "Path", "Optional"]

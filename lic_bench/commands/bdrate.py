@@ -1,0 +1,79 @@
+"""`lic-bench bdrate` and `lic-bench compare`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._options import CodecsOpt, DataDirOpt, DatasetOpt, FormatOpt, OutputOpt, StoreOpt, check_format, emit
+
+BD_FIELDS = ["codec", "test_kind", "anchor", "anchor_kind", "dataset", "metric", "method", "aggregation", "bd_rate",
+             "bd_quality", "overlap", "points", "status"]
+
+
+def command(
+    dataset: str = DatasetOpt,
+    anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve (store, imported, shipped; NAME@shipped forces the shipped one)"),
+    codecs: Optional[str] = CodecsOpt,
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="psnr-rgb|psnr-y|psnr-ycbcr|ms-ssim|ms-ssim-db (comma-separated for several)"),
+    method: str = typer.Option("pchip", "--method", help="pchip|cubic|akima|pchip-trapz100"),
+    aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
+    per_image: bool = typer.Option(False, "--per-image", help="mean of per-image BD-rates instead"),
+    allow_tiled: bool = typer.Option(False, "--allow-tiled", help="include images coded in tiles (GPU memory fallback)"),
+    fmt: str = FormatOpt,
+    output: Optional[Path] = OutputOpt,
+    data_dir: Optional[Path] = DataDirOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """BD-rate and BD-quality of codecs against an anchor, with every convention stated."""
+    from .. import api
+    from ..bdcompare import fmt_value
+    from ..formats import table_text, to_csv, to_json
+
+    check_format(fmt, ("table", "csv", "json"))
+    t = api.bdrate(dataset, codecs, anchor, metric, method, aggregation, per_image, allow_tiled, store, data_dir)
+    rows = t.rows
+    if fmt == "json":
+        emit(to_json(rows), output)
+    elif fmt == "csv":
+        emit(to_csv(rows, BD_FIELDS), output)
+    else:
+        table = [[r["codec"] + ("" if r["test_kind"] == "measured" else f" ({r['test_kind']})"), r["metric"],
+                  fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], " dB"),
+                  "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]
+        prov = t.anchor.provenance
+        caption = (f"anchor: {t.anchor.label}; {prov.get('encoder') or prov.get('citation') or prov.get('spec_digest') or ''}\n"
+                   f"method: {t.method}; aggregation: {rows[0]['aggregation_label']}; negative BD-rate = fewer bits than the anchor")
+        text = table_text(f"BD vs {t.anchor.name} on {t.dataset}", ["codec", "metric", "BD-rate", "BD-quality", "overlap", "points", "status"],
+                          table, caption=caption)
+        emit(text, output)
+        for r in rows:
+            for w_ in r["warnings"]:
+                typer.echo(f"  warning [{r['codec']}, {r['metric']}]: {w_}", err=True)
+
+
+def compare_command(
+    codec: str = typer.Argument(..., help="your curve (e.g. a measured codec)"),
+    reference: str = typer.Argument(..., help="the curve to compare with, e.g. tcm-large@paper"),
+    dataset: str = DatasetOpt,
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m"),
+    method: str = typer.Option("pchip", "--method"),
+    fmt: str = FormatOpt,
+    data_dir: Optional[Path] = DataDirOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """One curve against another (e.g. your run against the paper's): ΔPSNR at equal rate and BD-rate."""
+    from .. import api
+    from ..bdcompare import fmt_value
+
+    check_format(fmt, ("table", "json"))
+    row = api.compare(codec, reference, dataset, metric, method, store, data_dir)
+    if fmt == "json":
+        typer.echo(json.dumps(row, indent=2, default=str))
+        return
+    typer.echo(f"{row['test_label']} vs {row['reference_label']} on {row['dataset']} ({row['metric']}, {method}): "
+               f"BD-rate {fmt_value(row['bd_rate'], ' %')}, Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
+               + ("" if row["status"] == "ok" else f" — {row['status']}"))

@@ -1,0 +1,37 @@
+"""`lic-bench report`: one self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._options import CodecsOpt, DataDirOpt, DatasetOpt, StoreOpt, fail
+
+
+def command(
+    dataset: str = DatasetOpt,
+    codecs: Optional[str] = CodecsOpt,
+    anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve ('' for none)"),
+    references: Optional[str] = typer.Option(None, "--references", help="more curves to draw (default: all reported/imported for the dataset; '' for none)"),
+    method: str = typer.Option("pchip", "--method"),
+    image: Optional[str] = typer.Option(None, "--image", help="image for the visual comparison (default: first)"),
+    target_bpp: Optional[float] = typer.Option(None, "--target-bpp", help="bpp to match in the visual comparison"),
+    crop: Optional[str] = typer.Option(None, "--crop", help="top-left X,Y of the 192x192 crop (default: centre)"),
+    output: Path = typer.Option(Path("reports") / "report.html", "-o", "--output"),
+    data_dir: Optional[Path] = DataDirOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """Write one self-contained HTML report (plots inline, no network)."""
+    from .. import api
+
+    xy = None
+    if crop:
+        try:
+            xy = tuple(int(v) for v in crop.split(","))
+            assert len(xy) == 2
+        except (ValueError, AssertionError):
+            fail(f"--crop {crop!r}: write X,Y")
+    path, size = api.report(dataset, codecs, anchor, references, method, image, target_bpp, xy, output, store, data_dir)
+    typer.echo(f"wrote {path} ({size // 1024} KiB)")
