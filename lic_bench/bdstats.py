@@ -275,6 +275,8 @@ class BDStatistic:
             raise ValueError(f"kind {kind!r}: choose {', '.join(KINDS)}")
         if aggregation not in AGGREGATIONS:
             raise LicBenchError(f"aggregation {aggregation!r} has no bootstrap; choose {', '.join(AGGREGATIONS)}")
+        if anchor_records is None or test_records is None:
+            raise LicBenchError("a curve without per-image records (reported or imported) has no bootstrap interval")
         a_imgs = {image_key(r) for r in anchor_records}
         t_imgs = {image_key(r) for r in test_records}
         self.images = sorted(a_imgs & t_imgs)

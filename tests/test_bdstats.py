@@ -114,7 +114,18 @@ def test_resampled_curves_are_the_records_repeated_in_place():
 
     for idx in bdstats.resample_indices(24, 25, seed=7):
         got = bd_rate(*oracle(anchor, idx), *oracle(test, idx))
-        assert stat(idx) == got.value
+        assert got.ok and stat(idx) == got.value
+
+
+def test_two_records_for_one_image_and_point_count_twice_as_in_compare():
+    a = dataset(6, lambda g, n: g.lognormal(0, 0.3, n), lambda g, n: g.normal(0, 1, n))
+    t = dataset(6, lambda g, n: g.lognormal(-0.2, 0.3, n), lambda g, n: g.normal(0, 1, n), seed=3)
+    # e.g. img00.png and img00.jpg, both with stem img00, at every operating point
+    t += [dict(r, image="img00.jpg", bytes=r["bytes"] + 999) for r in t if r["image"] == "img00"]
+    stat = bdstats.bd_statistic(a, t)
+    assert stat._anchor.arrays and not stat._test.arrays
+    row = compare(curve(a), curve(t))
+    assert row["status"] == "ok" and stat(np.arange(6)) == row["bd_rate"]
 
 
 # ---------------------------------------------------------------- interval properties
@@ -166,19 +177,24 @@ def test_matches_scipy_bootstrap_on_the_same_draws(method):
 
 def test_interval_covers_the_population_bd_rate_at_about_the_stated_rate():
     """Image i: anchor rates c_i·g_j, test rates c_i·g_j·exp(u_i), equal qualities; u ~ N(μ, σ) and c
-    independent, so the population BD-rate (mean aggregation) is exp(μ + σ²/2) − 1."""
-    mu, sigma, n, datasets, resamples = -0.1, 0.15, 16, 100, 100
+    independent, so the population BD-rate (mean aggregation) is exp(μ + σ²/2) − 1. 100 Kodak-sized
+    datasets; the percentile bootstrap is known to under-cover slightly at N = 24 (about 93 %)."""
+    mu, sigma, n, datasets = -0.1, 0.15, 24, 100
     truth = (math.exp(mu + sigma ** 2 / 2) - 1) * 100
-    rng = np.random.default_rng(2024)
-    covered = 0
-    for _ in range(datasets):
+    rng = np.random.default_rng(0)
+    covered, points, widths = 0, [], []
+    for k in range(datasets):
         c, u, e = rng.lognormal(0, 0.3, n), rng.normal(mu, sigma, n), rng.normal(0, 1, n)
         a = [record(f"i{i}", j, RATES[j] * c[i], QUALITIES[j] + e[i]) for j in range(5) for i in range(n)]
         t = [record(f"i{i}", j, RATES[j] * c[i] * math.exp(u[i]), QUALITIES[j] + e[i]) for j in range(5) for i in range(n)]
-        iv = bdstats.bd_interval(a, t, resamples=resamples, seed=int(rng.integers(1 << 30)))
+        iv = bdstats.bd_interval(a, t, resamples=100, seed=k)
         covered += iv.low <= truth <= iv.high
+        points.append(iv.point)
+        widths.append(iv.high - iv.low)
     tolerance = 3 * math.sqrt(0.95 * 0.05 / datasets)  # binomial, three standard deviations
     assert covered / datasets >= 0.95 - tolerance
+    # and not by being wide: about the width of ±1.96 of the estimator's spread across datasets
+    assert 0.75 < np.mean(widths) / (2 * 1.96 * np.std(points, ddof=1)) < 1.25
 
 
 @st.composite
@@ -354,7 +370,7 @@ def test_anchor_point_subset():
     low_qps = bdstats.select_ops(anchor.records, [22, 27, 32, 37])
     row = compare(curve(low_qps), curve(test))
     stat = bdstats.bd_statistic(low_qps, test)
-    assert stat(np.arange(24)) == row["bd_rate"] and row["points"] == "4/6"
+    assert row["status"] == "ok" and row["points"] == "4/6" and stat(np.arange(24)) == row["bd_rate"]
     with pytest.raises(LicBenchError, match="anchor has no operating point 30; it has 22, 27, 32, 37, 42, 47"):
         bdstats.select_ops(anchor.records, [22, 30])
 
