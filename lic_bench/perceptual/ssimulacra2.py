@@ -363,3 +363,25 @@ def ssimulacra2(reference: np.ndarray, distorted: np.ndarray) -> float:
             linear1, linear2 = _downsample(linear1), _downsample(linear2)
         scales.append(_scale_norms(_positive_xyb(linear1), _positive_xyb(linear2)))
     return float(_score(scales))
+
+
+# The uniform surface of a metric (see lic_bench.perceptual).
+NAME = "ssimulacra2"
+LABEL = "SSIMULACRA 2"
+UNIT = ""
+HIGHER_IS_BETTER = True
+COST = "moderate"
+
+
+def compute(reference: np.ndarray, distorted: np.ndarray) -> float:
+    """Same as ssimulacra2(): the metric-table entry point."""
+    return ssimulacra2(reference, distorted)
+
+
+def version() -> str:
+    """Identity of this implementation; bump IMPLEMENTATION whenever its numbers may change."""
+    return f"{IMPLEMENTATION} ({FOLLOWS})"
+
+
+def check_available() -> None:
+    """Always available: pure numpy."""
