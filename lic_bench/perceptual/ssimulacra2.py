@@ -6,10 +6,10 @@ luma denominator and two edge maps (ringing, blurring), each reduced to its 1- a
 of the 108 norms goes through libjxl's cubic and power law.
 
 libjxl blurs with the recursive Gaussian of Charalampidis (2016) at sigma 1.5 and zero padding. In exact
-arithmetic that IIR filter is a finite, symmetric 9-tap kernel (its truncated-cosine design cancels the
-recursion after 2N-1 samples), so we derive the kernel once by running libjxl's recursion on an impulse and
-then blur with a separable correlation: the same filter, vectorised, with no float32 error accumulating
-along a row. Pure computation: arrays in, a float out.
+arithmetic that IIR filter equals a symmetric 9-tap kernel, but the tool runs it in float32 with poles on
+the unit circle, and its rounding noise moves scores by up to 0.15; so we run the same float32 recursion,
+rounding where the tool rounds, vectorised across rows (see _FloatRecursion). Pure computation: arrays in,
+a float out.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def recursive_gaussian_1d(signal: np.ndarray, radius: int, n2: np.ndarray, d1: n
     """libjxl's FastGaussian1D along the last axis, step by step (vectorised over the other axes).
 
     Each output n sums the inputs n-N-1 and n+N-1 (zero outside), feeds three recursions
-    y_k[n] = n2_k * sum - d1_k * y_k[n-1] - y_k[n-2] started at n = -N+1, and adds them. Used to derive
-    the blur kernel and, in tests, to check the kernel against the recursion.
+    y_k[n] = n2_k * sum - d1_k * y_k[n-1] - y_k[n-2] started at n = -N+1, and adds them. This is the
+    filter in double precision; tests check the float32 emulation below against it.
     """
     x = np.asarray(signal, dtype=np.float64)
     width = x.shape[-1]
