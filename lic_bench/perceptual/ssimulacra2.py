@@ -173,43 +173,53 @@ class _FloatRecursion:
         padded[tuple(index)] = x
         return padded, 2 * n
 
+    @staticmethod
+    def _fma(a, b, c, out):
+        """out = float32(a * b + c), one rounding as a fused multiply-add (products of floats are exact in double)."""
+        product = np.multiply(a, b, dtype=np.float64)
+        np.add(product, c, out=out, casting="unsafe")
+
     def along_rows(self, x: np.ndarray) -> np.ndarray:
         """FastGaussian1D along axis 0 of a (width, rows) float32 array: image rows stored column-wise."""
-        length = x.shape[0]
+        length, count = x.shape
         n_rad = self.radius
         padded, origin = self._padded(x, 0)
         out = np.empty_like(x)
-        prev = np.zeros((3, x.shape[1]), dtype=np.float32)
+        prev = np.zeros((3, count), dtype=np.float32)
         prev2 = np.zeros_like(prev)
+        y = np.empty_like(prev)
 
-        def single(n, prev, prev2):
+        def single(n):
+            nonlocal prev, prev2, y
             total = padded[origin + n - n_rad - 1] + padded[origin + n + n_rad - 1]
-            y = (self.n2 * total).astype(np.float32)
-            y = (y - prev2.astype(np.float64)).astype(np.float32)  # mul_prev2 lane 0 is -1
-            y = (self.neg_d1 * prev + y).astype(np.float32)
+            np.multiply(self.n2, total, out=y, casting="unsafe")  # Mul
+            self._fma(-1.0, prev2, y, y)  # mul_prev2 lane 0 is -1
+            self._fma(self.neg_d1, prev, y, y)
             if n >= 0:
-                out[n] = y[0] + (y[1] + y[2])
-            return y, prev
+                np.add(y[0], y[1] + y[2], out=out[n])
+            prev2, prev, y = prev, y, prev2
 
         n = -n_rad + 1
         first_aligned = -(-(n_rad + 1) // self.LANES) * self.LANES
         while n < min(first_aligned, length):
-            prev, prev2 = single(n, prev, prev2)
+            single(n)
             n += 1
+        acc = np.empty((3, 4, count), dtype=np.float32)
         while n < length - n_rad + 1 - (self.LANES - 1):
             left = origin + n - n_rad - 1
             right = origin + n + n_rad - 1
             sums = padded[left:left + 4] + padded[right:right + 4]
-            acc = (self.block_in[0] * sums[0]).astype(np.float32)
-            for j in range(1, 4):
-                acc = (self.block_in[j] * sums[j] + acc).astype(np.float32)
-            acc = (self.block_prev2 * prev2[:, None, :] + acc).astype(np.float32)
-            acc = (self.block_prev * prev[:, None, :] + acc).astype(np.float32)
-            prev2, prev = acc[:, 2], acc[:, 3]
-            out[n:n + 4] = acc[0] + (acc[1] + acc[2])
+            np.multiply(self.block_in[0], sums[0], out=acc, casting="unsafe")
+            for j in range(1, 4):  # input j reaches lanes j..3 only
+                self._fma(self.block_in[j][:, j:], sums[j], acc[:, j:], acc[:, j:])
+            self._fma(self.block_prev2, prev2[:, None, :], acc, acc)
+            self._fma(self.block_prev, prev[:, None, :], acc, acc)
+            prev2[...] = acc[:, 2]
+            prev[...] = acc[:, 3]
+            np.add(acc[0], acc[1] + acc[2], out=out[n:n + 4])
             n += 4
         while n < length:
-            prev, prev2 = single(n, prev, prev2)
+            single(n)
             n += 1
         return out
 
@@ -226,14 +236,15 @@ class _FloatRecursion:
         d1 = self.d1[:, :, None]
         prev = np.zeros((3, x.shape[0], x.shape[2]), dtype=np.float32)
         prev2 = np.zeros_like(prev)
+        inner = np.empty_like(prev)
         for n in range(-n_rad + 1, length):
             total = padded[:, origin + n - n_rad - 1] + padded[:, origin + n + n_rad - 1]
             # NegMulSub(d1, y[n-1], y[n-2]) = -(d1 * y[n-1] + y[n-2]), rounded once; then MulAdd(n2, sum, .).
-            inner = (d1 * prev + prev2).astype(np.float32)
-            y = (n2 * total - inner).astype(np.float32)
-            prev2, prev = prev, y
+            self._fma(d1, prev, prev2, inner)
+            self._fma(n2, total, -inner, prev2)  # prev2 is free now: it becomes y[n]
+            prev2, prev = prev, prev2
             if n >= 0:
-                out[:, n] = y[0] + (y[1] + y[2])
+                np.add(prev[0], prev[1] + prev[2], out=out[:, n])
         return out
 
 
