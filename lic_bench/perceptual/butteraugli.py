@@ -174,8 +174,8 @@ def compute(reference: np.ndarray, distorted: np.ndarray, binary: str | os.PathL
     with tempfile.TemporaryDirectory(prefix="lic-bench-butteraugli-") as folder:
         ref_png = os.path.join(folder, "reference.png")
         dist_png = os.path.join(folder, "distorted.png")
-        Image.fromarray(np.ascontiguousarray(reference, dtype=np.uint8)).save(ref_png)
-        Image.fromarray(np.ascontiguousarray(distorted, dtype=np.uint8)).save(dist_png)
+        Image.fromarray(np.ascontiguousarray(reference, dtype=np.uint8)).save(ref_png, compress_level=1)
+        Image.fromarray(np.ascontiguousarray(distorted, dtype=np.uint8)).save(dist_png, compress_level=1)
         try:
             done = subprocess.run([str(path), ref_png, dist_png, "--pnorm", str(PNORM)], capture_output=True,
                                   text=True, timeout=timeout, stdin=subprocess.DEVNULL)
