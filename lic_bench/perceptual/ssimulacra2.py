@@ -83,7 +83,7 @@ assert _WEIGHTS.size == 108
 
 def recursive_gaussian_coefficients(sigma: float) -> tuple[int, np.ndarray, np.ndarray]:
     """(radius N, n2[3], d1[3]) of libjxl's CreateRecursiveGaussian: three 2nd-order IIR filters, k = 1, 3, 5."""
-    radius = float(round(3.2795 * sigma + 0.2546))  # (57)
+    radius = float(math.floor(3.2795 * sigma + 0.2546 + 0.5))  # (57), roundf: halves away from zero
     omega = np.array([1.0, 3.0, 5.0]) * math.pi / (2.0 * radius)
     p = np.array([1.0, -1.0, 1.0]) / np.tan(0.5 * omega)  # (37)
     r = np.array([1.0, -1.0, 1.0]) * p * p / np.sin(omega)  # (44)
