@@ -118,7 +118,7 @@ def tapped_outputs(layers: nn.Sequential, x: torch.Tensor, taps: tuple[int, ...]
 
 def image_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """An 8-bit HxWx3 RGB array as a 1x3xHxW float32 tensor in [0, 1] (value / 255)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255.0
+    return torch.tensor(image, device=device).permute(2, 0, 1)[None].float() / 255.0  # a copy: inputs may be read-only
 
 
 def check_pair(reference: np.ndarray, distorted: np.ndarray, min_side: int, label: str) -> None:
@@ -137,7 +137,7 @@ def check_pair(reference: np.ndarray, distorted: np.ndarray, min_side: int, labe
 class LearnedMetric:
     """One learned metric as the metric table sees it: identity, direction, cost, and how to compute it.
 
-    `build(states)` makes the torch module from the verified, loaded weight files ({WeightFile: state dict});
+    `build(*states)` makes the torch module from the verified, loaded weight files' state dicts, in `files` order;
     `score(module, reference, distorted)` takes two 1x3xHxW tensors in [0, 1] and returns a 0-d tensor.
     """
 
@@ -145,7 +145,7 @@ class LearnedMetric:
     label: str
     implementation: str
     files: tuple[weight_files.WeightFile, ...]
-    build: Callable[[dict], nn.Module]
+    build: Callable[..., nn.Module]
     score: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     min_side: int
     cost: str
@@ -169,7 +169,7 @@ class LearnedMetric:
             module = self._models.get(str(device))
             if module is None:
                 paths = weight_files.locate_all(self.files, weights_dir)
-                module = self.build({f: weight_files.load_verified(f, p) for f, p in paths.items()})
+                module = self.build(*(weight_files.load_verified(f, paths[f]) for f in self.files))
                 module = module.to(device).eval()
                 self._models[str(device)] = module
         return module

@@ -8,6 +8,8 @@ over layers. Lower is better; 0 for identical images. No resizing: scored at the
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -83,7 +85,7 @@ def _metric(net: str, backbone: weights.WeightFile, head: weights.WeightFile, mi
         label=f"LPIPS ({'AlexNet' if net == 'alex' else 'VGG16'}, v0.1)",
         implementation=IMPLEMENTATION,
         files=(backbone, head),
-        build=lambda states: build(net, states[backbone], states[head]),
+        build=partial(build, net),
         score=_score,
         min_side=min_side,
         cost=cost,
