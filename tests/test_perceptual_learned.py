@@ -97,8 +97,8 @@ def _seeded(name):
 
 
 @pytest.fixture
-def reference_packages(monkeypatch):
-    """`lpips` and `DISTS_pytorch` imported over the stand-in torchvision (both removed again afterwards)."""
+def stand_in_torchvision(monkeypatch):
+    """A stand-in `torchvision` in sys.modules, and fresh imports of the reference packages over it."""
     fake = types.ModuleType("torchvision")
     fake.models = types.ModuleType("torchvision.models")
     fake.transforms = types.ModuleType("torchvision.transforms")
@@ -108,11 +108,19 @@ def reference_packages(monkeypatch):
         monkeypatch.setitem(sys.modules, name, module)
     for name in [m for m in sys.modules if m.split(".")[0] in ("lpips", "DISTS_pytorch")]:
         monkeypatch.delitem(sys.modules, name)
-    reference_lpips = pytest.importorskip("lpips", reason="pip install --no-deps lpips==0.1.4 (and tqdm)")
-    reference_dists = pytest.importorskip("DISTS_pytorch", reason="pip install --no-deps DISTS_pytorch==0.1")
-    yield reference_lpips, reference_dists
+    yield
     for name in [m for m in sys.modules if m.split(".")[0] in ("lpips", "DISTS_pytorch")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+def reference_lpips(stand_in_torchvision):
+    return pytest.importorskip("lpips", reason="pip install --no-deps lpips==0.1.4 (it also needs tqdm, scipy)")
+
+
+@pytest.fixture
+def reference_dists(stand_in_torchvision):
+    return pytest.importorskip("DISTS_pytorch", reason="pip install --no-deps DISTS_pytorch==0.1")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -159,8 +167,7 @@ def _shipped_state(file):
 # --- equality with the reference packages --------------------------------------------------------------
 
 @pytest.mark.parametrize("net, backbone, head", [("alex", "alexnet", weights.LPIPS_ALEX_HEAD), ("vgg", "vgg16", weights.LPIPS_VGG_HEAD)])
-def test_lpips_equals_reference_package(reference_packages, net, backbone, head):
-    reference_lpips, _ = reference_packages
+def test_lpips_equals_reference_package(reference_lpips, net, backbone, head):
     reference = reference_lpips.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=True, verbose=False).eval()
     ours = lpips.build(net, _seeded(backbone).state_dict(), _shipped_state(head))
     worst = 0.0
@@ -174,8 +181,7 @@ def test_lpips_equals_reference_package(reference_packages, net, backbone, head)
     print(f"lpips-{net}: largest difference {worst:.2e}")
 
 
-def test_dists_equals_reference_package(reference_packages):
-    _, reference_dists = reference_packages
+def test_dists_equals_reference_package(reference_dists):
     head = _shipped_state(weights.DISTS_HEAD)
     reference = reference_dists.DISTS(load_weights=False).eval()  # load_weights=True reads sys.prefix/weights.pt
     reference.alpha.data, reference.beta.data = head["alpha"].clone(), head["beta"].clone()
@@ -282,11 +288,12 @@ def _own_files(folder: Path, metric, states):
         torch.save(state, folder / file.name)
         digest = hashlib.sha256((folder / file.name).read_bytes()).hexdigest()
         files.append(dataclasses.replace(file, sha256_prefix=digest[:8], sha256=digest))
-    return dataclasses.replace(metric, files=tuple(files), _models={})
+    return dataclasses.replace(metric, files=tuple(files))
 
 
 def test_compute_from_a_weights_dir_matches_the_module_and_caches(tmp_path):
-    head = _shipped_state(weights.LPIPS_ALEX_HEAD)
+    head = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=torch.Generator().manual_seed(i))
+            for i, c in enumerate(lpips.CHANNELS["alex"])}
     metric = _own_files(tmp_path, lpips.LPIPS_ALEX, [_seeded("alexnet").state_dict(), head])
     name, a, b = _pairs()[0]
     score = metric.compute(a, b, weights_dir=tmp_path)
@@ -316,7 +323,7 @@ def test_bad_inputs_are_refused_in_one_line():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_equals_cpu(tmp_path):
-    head = _shipped_state(weights.LPIPS_VGG_HEAD)
+    head = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(lpips.CHANNELS["vgg"])}
     metric = _own_files(tmp_path, lpips.LPIPS_VGG, [_seeded("vgg16").state_dict(), head])
     for name, a, b in _pairs():
         assert metric.compute(a, b, device="cuda", weights_dir=tmp_path) == pytest.approx(

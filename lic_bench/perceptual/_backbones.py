@@ -151,8 +151,8 @@ class LearnedMetric:
     cost: str
     unit: str = ""
     higher_is_better: bool = False
-    _models: dict = field(default_factory=dict, compare=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    _models: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # device -> module
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
 
     def version(self) -> str:
         """Implementation version and the sha256 prefix of every weight file; only these files are accepted."""

@@ -4,8 +4,9 @@ Convention (the package's): images in [0, 1] (value / 255), normalised with the 
 VGG16 whose max poolings are replaced by "L2 pooling" (a 3x3 Hann-weighted root mean square, stride 2).
 The input itself and five stages' outputs are compared by their global means (structure term S1) and
 variances/covariance (texture term S2), weighted by the learned alpha/beta. Score 1 - weighted sum:
-lower is better, about 0 for identical images. No resizing (the package's optional resize to 256 is off
-by default and off here).
+lower is better, about 0 for identical images. Scored at full size: the package's `prepare_image` can
+resize the short side to 256 (off by default in the 0.1 wheel, on by default in the authors' repository
+demo), so published DISTS numbers may be of resized images.
 """
 
 from __future__ import annotations
