@@ -121,7 +121,7 @@ def locate_all(files, weights_dir: str | Path | None = None) -> dict[WeightFile,
         target = search_dirs(weights_dir)[0]
         wanted = "; ".join(f"{f.name} ({f.description}) from {f.url}" for f in missing)
         raise LicBenchError(
-            f"missing weight file(s), lic-bench never downloads: get {wanted}; put them in {target} "
+            f"missing weight file(s), lic-bench never downloads: get {wanted}; put {'it' if len(missing) == 1 else 'them'} in {target} "
             f"(or pass another weights directory, or set {ENV_VAR})"
         )
     return found  # type: ignore[return-value]
