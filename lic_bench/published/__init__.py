@@ -30,9 +30,9 @@ from .formats import METRICS, FormatError, Refused
 #: Dataset as the manifest labels it -> (lic-bench name, what the source states).
 DATASETS = {
     "kodak": ("kodak", "Kodak, 24 images"),
-    "tecnick": ("tecnick", "Tecnick, as named by the source (the number of images is not stated in the files)"),
-    "clic20-pro-valid": ("clic2020-professional-valid",
-                         "CLIC 2020 professional validation, 41 images (Cool-chic's docs link professional_valid_2020.zip)"),
+    "tecnick": ("tecnick", "Tecnick as the source names it; the image count is not stated in the files"),
+    # Cool-chic's docs link professional_valid_2020.zip; its file holds 41 images
+    "clic20-pro-valid": ("clic2020-professional-valid", "CLIC 2020 professional validation, 41 images"),
     "clic-pro-valid": ("clic-pro-valid-edition-not-stated",
                        "CLIC professional validation; the CLIC edition (year) is not stated (MLIC 'clic_pro_val', LALIC 'clicproval')"),
     "clic2020-professional": ("clic2020-professional-split-not-stated",
@@ -448,12 +448,20 @@ def check_same_dataset(a, b) -> None:
     different (or possibly different) image sets."""
     if same_dataset(a, b):
         return
-    da, db = _dataset_of(a), _dataset_of(b)
-    what = lambda x, d: f"{x.key if isinstance(x, PublishedCurve) else d!r} is on {d!r} ({DATASET_DESCRIPTIONS.get(d, 'lic-bench dataset')})"  # noqa: E731
-    if da == db:
-        raise LicBenchError(f"BD-rate refused: {what(a, da)} and so is {b.key if isinstance(b, PublishedCurve) else db!r}, "
-                            "but from another source; an unstated split may be a different image set")
-    raise LicBenchError(f"BD-rate refused: {what(a, da)}, {what(b, db)}; compare curves of the same dataset")
+    if _dataset_of(a) == _dataset_of(b):
+        raise LicBenchError(f"BD-rate refused: {_describe(a)} and {_label(b)} come from different sources, and an "
+                            "unstated split may be a different image set")
+    raise LicBenchError(f"BD-rate refused: {_describe(a)}, {_describe(b)}; compare curves of the same dataset")
+
+
+def _label(x) -> str:
+    return x.key if isinstance(x, PublishedCurve) else "the other curve"
+
+
+def _describe(x) -> str:
+    d = _dataset_of(x)
+    what = DATASET_DESCRIPTIONS.get(d, "lic-bench dataset")
+    return f"{x.key} is on {d!r} ({what})" if isinstance(x, PublishedCurve) else f"the other curve is on {d!r} ({what})"
 
 
 def _dataset_of(x) -> str:
