@@ -246,7 +246,7 @@ def test_clic_split_never_silently_resolved():
     assert P.same_dataset(stf, P.lookup("wacnn-mse@paper", "clic-split-not-stated"))  # one paper's CLIC
     cca = P.lookup("cca@paper", "clic-split-not-stated")
     assert not P.same_dataset(stf, cca)  # two papers' unstated CLIC may differ
-    with pytest.raises(LicBenchError, match="another source"):
+    with pytest.raises(LicBenchError, match="different sources"):
         P.check_same_dataset(stf, cca)
     assert P.same_dataset(P.lookup("tcm-large@paper", "kodak"), "kodak")
     with pytest.raises(LicBenchError, match="'kodak'.*'tecnick'"):
