@@ -380,11 +380,13 @@ def _verify_one(a: _Anchor, codec, raw: dict, original: np.ndarray | None, probl
 
 
 def verify_anchor(name: str, dataset: str = "kodak", vtm_dir: str | Path | None = None,
-                  images_dir: str | Path | None = None, jobs: int = 1, anchors_dir=None) -> VerifyReport:
+                  images_dir: str | Path | None = None, jobs: int = 1, anchors_dir=None,
+                  images: list[str] | None = None, qps: list[int] | None = None) -> VerifyReport:
     """Decode every shipped bitstream of anchor `name` with the user's VTM and recompute each record.
 
     vtm_dir: the VTM build folder (else $LIC_BENCH_VTM_DIR), as for the ``vtm`` codec. images_dir: the
-    dataset's original images (default: the registered dataset, located as ``run`` does). Hashes, bytes
+    dataset's original images (default: the registered dataset, located as ``run`` does). images / qps:
+    check only those records (a quick spot check; default every record). Hashes, bytes
     and SSE must match exactly, MS-SSIM within :data:`MS_SSIM_TOLERANCE`. Any conforming VVC decoder
     must reproduce the records (decoding is normative); the decoder's version is recorded either way.
     """
@@ -401,7 +403,8 @@ def verify_anchor(name: str, dataset: str = "kodak", vtm_dir: str | Path | None 
     m = re.search(r"Version\s+([0-9][0-9.]*\w*)", line)
     report = VerifyReport(a.name, a.dataset, a.vtm_version, line, m.group(1) if m else "unknown", a.color_policy, "")
     if a.vtm_version and report.decoder_version != a.vtm_version:
-        report.notes.append(f"decoder is VTM {report.decoder_version}, the anchor was made with VTM {a.vtm_version}: "
+        found = f"VTM {report.decoder_version}" if m else f"not recognised as a VTM version ({line!r})"
+        report.notes.append(f"decoder is {found}, the anchor was made with VTM {a.vtm_version}: "
                             "VVC decoding is normative, so the records must still be reproduced")
     if images_dir is None:
         from .datasets import locate
@@ -412,6 +415,17 @@ def verify_anchor(name: str, dataset: str = "kodak", vtm_dir: str | Path | None 
         raise LicBenchError(f"--images-dir {images_dir}: no such folder; give the folder of the {a.dataset} images")
     report.images_dir = str(images_dir)
     raws = a.raw_records()
+    if images is not None:
+        wanted = {_stem(i) for i in images}
+        unknown = wanted - {_stem(r["image"]) for r in raws}
+        if unknown:
+            raise LicBenchError(f"--images: anchor {name!r} has no image {sorted(unknown)[0]!r}")
+        raws = [r for r in raws if _stem(r["image"]) in wanted]
+    if qps is not None:
+        unknown = {int(q) for q in qps} - {int(r["qp"]) for r in raws}
+        if unknown:
+            raise LicBenchError(f"--qps: anchor {name!r} has no QP {sorted(unknown)[0]}")
+        raws = [r for r in raws if int(r["qp"]) in {int(q) for q in qps}]
     stems = sorted({_stem(r["image"]) for r in raws})
     pixels, problems = _load_originals(a, stems, images_dir)
 

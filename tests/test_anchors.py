@@ -350,6 +350,53 @@ def test_unverifiable_requests_are_one_line_errors(tiny_anchor, vtm_dir, tmp_pat
         verify_anchor("fake-vtm", "crops", images_dir=tiny_anchor[2], anchors_dir=tiny_anchor[0])
 
 
+# ---------------------------------------------------------------- a real VVC decoder without VTM
+
+FFMPEG_VVC_DECODER = """
+import sys
+
+import av
+import numpy as np
+
+args = sys.argv[1:]
+if args == ["--help"]:
+    print(f"FFmpeg VVC decoder via PyAV {av.__version__}")
+    sys.exit(0)
+a = dict(zip(args[::2], args[1::2]))
+assert a["-d"] == "8", "the adapter asks for 8-bit output"
+with av.open(a["-b"], format="vvc") as container:
+    frame = next(iter(container.decode(video=0)))
+assert frame.format.name == "yuv444p10le", frame.format.name
+planes = []
+for p in frame.planes:  # 10-bit to 8-bit as VTM writes with -d 8: add half, shift, clip
+    x = np.frombuffer(p, np.uint16).reshape(p.height, p.line_size // 2)[:, : p.width].astype(np.int32)
+    planes.append(np.clip((x + 2) >> 2, 0, 255).astype(np.uint8))
+open(a["-o"], "wb").write(np.stack(planes).tobytes())
+"""
+
+
+@requires_kodak()
+@pytest.mark.parametrize("name", sorted(NEW))
+def test_ffmpeg_vvc_decoder_reproduces_shipped_records(name, tmp_path):
+    """VVC decoding is normative: FFmpeg's own decoder, behind VTM's command line, must reproduce the
+    shipped records through the adapter's decode path (a spot check: one image, lowest and highest QP)."""
+    av = pytest.importorskip("av")
+    if "vvc" not in av.codecs_available:
+        pytest.skip("this PyAV build has no VVC decoder")
+    root = tmp_path / "vvc"
+    (root / "bin").mkdir(parents=True)
+    (root / "cfg").mkdir()
+    (root / "cfg" / "encoder_intra_vtm.cfg").write_text("# decode-only check\n")
+    for tool, text in (("DecoderAppStatic", FFMPEG_VVC_DECODER), ("EncoderAppStatic", "sys.exit(1)\n")):
+        p = root / "bin" / tool
+        p.write_text(f"#!{sys.executable}\nimport sys\n" + text)
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    rep = verify_anchor(name, "kodak", vtm_dir=root, images_dir=KODAK, images=["kodim01.png"], qps=[22, 47], jobs=2)
+    assert rep.passed, rep.rows()
+    assert [i.item for i in rep.items] == ["kodim01 qp22", "kodim01 qp47"]
+    assert rep.decoder.startswith("FFmpeg VVC decoder") and "not recognised as a VTM version" in rep.notes[0]
+
+
 # ---------------------------------------------------------------- opt-in: a real VTM decoder
 
 def _real_decoder_version() -> str | None:
