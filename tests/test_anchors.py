@@ -4,7 +4,6 @@ adapter; opt-in, the real shipped anchors with a real VTM decoder."""
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import stat
