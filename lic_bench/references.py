@@ -99,27 +99,14 @@ def _builtin():
 
 
 def shipped_anchors() -> dict[tuple[str, str], Curve]:
-    """(name, dataset) -> anchor curve with per-image records."""
+    """(name, dataset) -> anchor curve with per-image records (see :mod:`lic_bench.anchors`)."""
+    from .anchors import list_anchors, load_anchor
+
     out = {}
-    root = _builtin() / "anchors"
-    if not root.is_dir():
-        return out
-    for d in root.iterdir():
-        meta_file = d / "anchor.yaml"
-        if not meta_file.is_file():
-            continue
-        meta = yaml.safe_load(meta_file.read_text(encoding="utf-8"))
-        recs = []
-        for line in (d / meta["records"]).read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            n = r["width"] * r["height"]
-            recs.append(Record(image=r["image"], op=float(r["qp"]), pixel_sha256="", status="ok", bytes=r["bytes"],
-                               height=r["height"], width=r["width"], sse_rgb_total=r["mse_rgb"] * 3 * n,
-                               enc_s=r.get("enc_cpu_s"), dec_s=r.get("dec_wall_s"), bitstream_md5=r.get("bitstream_md5")))
-        prov = dict(meta.get("provenance", {}), source=f"lic_bench/builtin/anchors/{d.name}")
-        out[(meta["name"], meta["dataset"])] = Curve(meta["name"], meta["dataset"], "anchor", prov, records=recs)
+    for a in list_anchors():
+        records, prov = load_anchor(a["name"], a["dataset"])
+        out[(a["name"], a["dataset"])] = Curve(a["name"], a["dataset"], "anchor", prov,
+                                               records=[Record.from_mapping(r) for r in records])
     return out
 
 
