@@ -336,7 +336,7 @@ def _compare(item: ItemResult, name: str, shipped, recomputed, tol: float | None
 
 
 def _verify_one(a: _Anchor, codec, raw: dict, original: np.ndarray | None, problem: str | None) -> ItemResult:
-    from .curves import image_quality
+    from .aggregate import image_quality
     from .evaluate import reconstruct
 
     item = ItemResult(f"{raw.get('image')} qp{raw.get('qp')}", str(raw.get("image")), int(raw.get("qp", -1)))

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import metrics
 from .bd import BDResult, bd_quality, bd_rate
-from .curves import aggregate, image_quality
+from .aggregate import aggregate, image_quality
 from .errors import LicBenchError
 from .imageio import IMAGE_SUFFIXES
 
@@ -269,7 +269,7 @@ class BDStatistic:
     def __init__(self, anchor_records: Sequence[dict], test_records: Sequence[dict], metric: str = "psnr-rgb", *,
                  kind: str = "rate", method: str = "pchip", aggregation: str = "mean",
                  rate_range: tuple[float, float] | None = None, image_key: Callable[[dict], str] = image_stem):
-        from .curves import AGGREGATIONS
+        from .aggregate import AGGREGATIONS
 
         if kind not in KINDS:
             raise ValueError(f"kind {kind!r}: choose {', '.join(KINDS)}")

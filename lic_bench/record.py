@@ -99,6 +99,7 @@ class Record:
         if "sse_rgb" in d and kw.get("sse_rgb_total") is None:  # the total, as older exports named it
             kw["sse_rgb_total"] = d["sse_rgb"]
         kw.setdefault("pixel_sha256", "")
+        kw.setdefault("op", math.nan)  # a bare set of quantities (no job key), e.g. to derive metrics
         if kw.get("mismatch") is not None:
             kw["mismatch"] = bool(kw["mismatch"])
         if kw.get("op") is not None:

@@ -7,7 +7,6 @@ curves carry per-image records, so any aggregation (and per-image BD-rate) can b
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources

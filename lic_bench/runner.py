@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import METRIC_VERSION
 from .datasets import Dataset, ImageRef, index_dataset
