@@ -147,6 +147,7 @@ class BDTable:
     method: str
     aggregation: str
     rows: list[dict]
+    options: object = None  # bdci.CIOptions: interval and restriction asked for
 
 
 def check_metrics(metrics) -> list[str]:
@@ -173,15 +174,20 @@ def _default_test_curves(st, ds, anchor_name: str) -> list[str]:
 
 def bdrate(dataset: str, codecs=None, anchor: str = "vtm-12.1", metrics="psnr-rgb", method: str = "pchip",
            aggregation: str = "mean", per_image: bool = False, allow_tiled: bool = False, store=None,
-           data_dir=None) -> BDTable:
-    """BD-rate and BD-quality of curves against an anchor, one self-describing row per curve and metric."""
+           data_dir=None, *, ci=None, resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
+           rate_range=None, anchor_points=None) -> BDTable:
+    """BD-rate and BD-quality of curves against an anchor, one self-describing row per curve and metric.
+
+    ci=95: add a paired-bootstrap interval and the per-image picture to each row (see lic_bench.bdci);
+    rate_range=(lo, hi) / anchor_points=[22, 27, 32]: restrict what is integrated (stated in each row)."""
     from .bd import METHODS
-    from .bdcompare import compare as bd_row
+    from .bdci import bd_row, ci_options
     from .names import dataset_or_name, resolve_curve
 
     if method not in METHODS:
         raise OptionError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
     metric_names = check_metrics(metrics)
+    opts = ci_options(ci, resamples, ci_method, seed, rate_range, anchor_points)
     agg = "per-image" if per_image else aggregation
     if agg not in ("mean", "pooled", "per-image"):
         raise OptionError(f"--aggregation {aggregation!r}: choose mean or pooled")
@@ -193,20 +199,23 @@ def bdrate(dataset: str, codecs=None, anchor: str = "vtm-12.1", metrics="psnr-rg
         if not names:
             raise LicBenchError(f"no test curves for {dataset!r}: run some codecs or pass --codecs (e.g. tcm-large@paper)")
         tests = [resolve_curve(st, n, ds, allow_tiled) for n in names]
-        rows = [bd_row(anchor_curve, t, m, method, agg) for t in tests for m in metric_names]
+        rows = [bd_row(anchor_curve, t, m, method, agg, opts) for t in tests for m in metric_names]
     finally:
         if st is not None:
             st.close()
-    return BDTable(anchor_curve, getattr(ds, "name", ds), method, agg, rows)
+    return BDTable(anchor_curve, getattr(ds, "name", ds), method, agg, rows, opts)
 
 
 def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", method: str = "pchip",
-            store=None, data_dir=None) -> dict:
-    """One curve against another (e.g. your run against the paper's): BD-rate and Δquality at equal rate."""
-    from .bdcompare import compare as bd_row
+            store=None, data_dir=None, *, ci=None, resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
+            rate_range=None, anchor_points=None) -> dict:
+    """One curve against another (e.g. your run against the paper's): BD-rate and Δquality at equal rate
+    (with ci=95, rate_range, anchor_points as for bdrate)."""
+    from .bdci import bd_row, ci_options
     from .names import dataset_or_name, resolve_curve
 
     (metric,) = check_metrics(metric)
+    opts = ci_options(ci, resamples, ci_method, seed, rate_range, anchor_points)
     st = open_store_if_any(store)
     try:
         ds = dataset_or_name(st, dataset, data_dir)
@@ -214,8 +223,8 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
     finally:
         if st is not None:
             st.close()
-    row = bd_row(ref, mine, metric, method)
-    row.update(test_label=mine.label, reference_label=ref.label)
+    row = bd_row(ref, mine, metric, method, "mean", opts)
+    row.update(test_label=mine.label, reference_label=ref.label, options=opts.describe())
     return row
 
 

@@ -211,7 +211,7 @@ class _Resampler:
         self.pos = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
         self.rate = np.full(shape, np.nan)
         self.quality = np.full(shape, np.nan)
-        key = {"psnr-rgb": "psnr_rgb", "psnr-y": "psnr_y", "ms-ssim-db": "ms_ssim"}[metric]
+        key = "ms_ssim" if metric == "ms-ssim-db" else metric.replace("-", "_")  # dB of the mean MS-SSIM
         self.arrays = aggregation == "mean"
         for i, recs in enumerate(self.by_image):
             for pos, r in recs:
