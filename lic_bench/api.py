@@ -302,3 +302,24 @@ def gate(baseline, dataset: str | None = None, codecs=None, thresholds: dict | N
             continue
         verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing))
     return GateResult(ds.name, verdicts, exit_code(verdicts, strict))
+
+
+# ---------------------------------------------------------------- shipped anchors
+
+def anchors_list(anchors_dir=None) -> list[dict]:
+    """Every shipped anchor: name, dataset, codec, codec_version, qps, metrics, bitstreams, n_records, images."""
+    from .anchors import list_anchors
+
+    return list_anchors(anchors_dir)
+
+
+def anchors_verify(name: str, dataset: str = "kodak", vtm_dir=None, images_dir=None, jobs: int = 1,
+                   images=None, qps=None, anchors_dir=None):
+    """Decode a shipped anchor's bitstreams with the user's VTM and recompute every record -> anchors.VerifyReport
+    (.passed, .rows() naming each differing record and field, .summary(), .to_dict())."""
+    from .anchors import verify_anchor
+
+    if jobs < 1:
+        raise OptionError(f"--jobs {jobs}: give a positive number of parallel decodes")
+    return verify_anchor(name, dataset, vtm_dir=vtm_dir, images_dir=images_dir, jobs=jobs, images=images, qps=qps,
+                         anchors_dir=anchors_dir)
