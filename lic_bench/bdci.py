@@ -251,3 +251,36 @@ def ci_lines(row: dict) -> list[str]:
     if row.get("per_image"):
         out.append(f"{tag} per-image BD-rates: {row['per_image']['description']}")
     return out
+
+
+# ---------------------------------------------------------------- gate: current run vs its baseline
+
+GATE_DEFAULTS = {"ci_level": 0.95, "resamples": DEFAULT_RESAMPLES, "ci_method": "percentile", "seed": 0,
+                 "require_significant": False}
+
+
+def gate_uncertainty(base_records, cur_records, t: dict) -> dict:
+    """Interval of the gate's headline BD-rate (PSNR-RGB, pchip, mean) and how many images got worse.
+
+    Returns {"interval": Interval, "per_image": PerImageSummary | None, "note": str}."""
+    from .bdstats import bd_interval, no_interval, per_image_summary
+
+    kw = {k: t.get(k, v) for k, v in GATE_DEFAULTS.items()}
+    ok = lambda recs: [r for r in recs if r["status"] == "ok"]  # noqa: E731  (failed items are judged elsewhere)
+    try:
+        iv = bd_interval(ok(base_records), ok(cur_records), "psnr-rgb", resamples=int(kw["resamples"]),
+                         level=float(kw["ci_level"]), ci_method=kw["ci_method"], seed=int(kw["seed"]))
+    except LicBenchError as e:
+        iv = no_interval(str(e), resamples=int(kw["resamples"]), level=float(kw["ci_level"]), method=kw["ci_method"],
+                         seed=int(kw["seed"]))
+    try:
+        summary = per_image_summary(ok(base_records), ok(cur_records), "psnr-rgb")
+    except LicBenchError:
+        summary = None
+    parts = []
+    if summary is not None:
+        parts.append(f"worse on {summary.n_worse} of {summary.n_images} images (per-image BD-rate > 0), "
+                     f"better on {summary.n_improved}")
+    parts.append(f"BD-rate {fmt_interval(iv.low, iv.high, ' %', 3)}: {iv.describe()}" if iv.ok else
+                 f"no BD-rate interval: {iv.reason}")
+    return {"interval": iv, "per_image": summary, "note": "; ".join(parts)}

@@ -127,6 +127,10 @@ class Verdict:
     time_ratio: float | None = None
     time_p_value: float | None = None
     thresholds: dict = field(default_factory=dict)
+    bd_rate_low: float | None = None  # bootstrap interval of bd_rate over images (lic_bench.bdci)
+    bd_rate_high: float | None = None
+    images_worse: int | None = None
+    images: int | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -183,7 +187,11 @@ def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
         q = bd_quality([p.bpp for p in bp], [p.psnr_rgb for p in bp], [p.bpp for p in cp], [p.psnr_rgb for p in cp])
         if r.ok:
             v.bd_rate, v.bd_psnr = r.value, (q.value if q.ok else None)
-            if r.value > t["max_bd_rate"]:
+            sure = _uncertainty(v, base_recs, cur_recs, t)
+            if r.value > t["max_bd_rate"] and not sure:
+                v.notes.append(f"BD-rate {r.value:+.3f} % > +{t['max_bd_rate']} %, but the interval reaches "
+                               f"{v.bd_rate_low:+.3f} % (--require-significant: not a failure)")
+            elif r.value > t["max_bd_rate"]:
                 v.reasons.append(f"BD-rate {r.value:+.3f} % > +{t['max_bd_rate']} %")
             if v.bd_psnr is not None and v.bd_psnr < -t["max_psnr_drop"]:
                 v.reasons.append(f"BD-PSNR {v.bd_psnr:+.4f} dB drop > {t['max_psnr_drop']} dB")
@@ -229,6 +237,24 @@ def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
     return v
 
 
+def _uncertainty(v: Verdict, base_recs, cur_recs, t: dict) -> bool:
+    """Add the interval and 'worse on k of N images' to the verdict; False only when --require-significant
+    asks for the whole interval beyond the threshold and it is not."""
+    from .bdci import gate_uncertainty
+
+    if not t.get("ci_level", 0.95):
+        return True
+    u = gate_uncertainty(base_recs, cur_recs, t)
+    iv, per = u["interval"], u["per_image"]
+    v.bd_rate_low, v.bd_rate_high = iv.low, iv.high
+    if per is not None:
+        v.images_worse, v.images = per.n_worse, per.n_images
+    v.notes.append(u["note"])
+    if t.get("require_significant") and iv.ok:
+        return iv.low > t["max_bd_rate"]
+    return True
+
+
 def pair(doc: dict, current: list, match: dict[str, str]) -> tuple[object | None, str | None]:
     """The current results a baseline is judged against, or (None, why not).
 
@@ -259,6 +285,11 @@ def exit_code(verdicts: list[Verdict], strict: bool) -> int:
     return 1 if any(v.outcome in bad for v in verdicts) else 0
 
 
+def _ci_md(v: Verdict) -> str:
+    out = "" if v.bd_rate_low is None else f" [{v.bd_rate_low:+.3f}, {v.bd_rate_high:+.3f}]"
+    return out + ("" if v.images is None else f", worse on {v.images_worse} of {v.images} images")
+
+
 def markdown(verdicts: list[Verdict], dataset: str) -> str:
     icon = {"pass": "✅", "improved": "🟢", "fail": "❌", "not-comparable": "⚠️", "missing": "❓"}
     lines = [f"### lic-bench gate — {dataset}", "", "| codec | outcome | BD-rate vs baseline | BD-PSNR | time ratio | why |",
@@ -266,7 +297,7 @@ def markdown(verdicts: list[Verdict], dataset: str) -> str:
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     for v in verdicts:
         lines.append(f"| `{esc(v.codec)}` | {icon.get(v.outcome, '')} {v.outcome} | "
-                     f"{'—' if v.bd_rate is None else f'{v.bd_rate:+.3f} %'} | {'—' if v.bd_psnr is None else f'{v.bd_psnr:+.4f} dB'} | "
+                     f"{'—' if v.bd_rate is None else f'{v.bd_rate:+.3f} %'}{_ci_md(v)} | {'—' if v.bd_psnr is None else f'{v.bd_psnr:+.4f} dB'} | "
                      f"{'—' if v.time_ratio is None or math.isnan(v.time_ratio) else f'{v.time_ratio:.2f}×'} | {esc('; '.join(v.reasons)) or '—'} |")
     for v in verdicts:
         if v.changes or v.notes:

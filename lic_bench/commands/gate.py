@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ._ci_options import CIMethodOpt, ResamplesOpt, SeedOpt
 from ._options import DataDirOpt, DatasetOpt, StoreOpt, check_format, fail
 
 baseline_app = typer.Typer(no_args_is_help=True, help="Create regression baselines (committed JSON files).")
@@ -38,6 +39,11 @@ def command(
     match: list[str] = typer.Option([], "--match", help="pair a baseline with named current results: OLD=NEW (repeatable)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML thresholds: default: {...}, codecs: {glob or re:regex: {...}}"),
     strict: bool = typer.Option(False, "--strict", help="not-comparable fails too"),
+    require_significant: bool = typer.Option(False, "--require-significant", help="fail on BD-rate only when the whole interval is above --max-bd-rate"),
+    ci: float = typer.Option(95, "--ci", help="level (%%) of the BD-rate interval over images; 0: none"),
+    resamples: int = ResamplesOpt,
+    ci_method: str = CIMethodOpt,
+    seed: int = SeedOpt,
     fmt: str = typer.Option("table", "--format", "-f", help="table|json"),
     md: Optional[Path] = typer.Option(None, "--markdown", help="also write a Markdown summary (CI job summary / PR comment)"),
     data_dir: Optional[Path] = DataDirOpt,
@@ -56,16 +62,30 @@ def command(
             fail(f"--match {m!r}: write OLD=NEW")
         pairs[old] = new
     thresholds = {"max_bd_rate": max_bd_rate, "max_psnr_drop": max_psnr_drop, "max_time_ratio": max_time_ratio}
+    from ..bdci import ci_options
+
+    opts = ci_options(ci or None, resamples, ci_method, seed)
+    if require_significant and not opts.interval:
+        fail("--require-significant needs an interval: drop --ci 0")
+    thresholds.update(ci_level=opts.level or 0, resamples=opts.resamples, ci_method=opts.method, seed=opts.seed,
+                      require_significant=require_significant)
     res = api.gate(baseline, dataset, codecs, thresholds, timing, pairs, config, strict, store, data_dir)
     if md:
         write_text_atomic(md, markdown(res.verdicts, res.dataset), "--markdown")
     if fmt == "json":
         typer.echo(to_json({"dataset": res.dataset, "exit_code": res.exit_code, "verdicts": [v.to_dict() for v in res.verdicts]}))
     else:
+        from ..bdci import fmt_interval
+
         rows = [[v.codec, v.outcome, "—" if v.bd_rate is None else f"{v.bd_rate:+.3f} %",
+                 fmt_interval(v.bd_rate_low, v.bd_rate_high, " %", 3),
+                 "—" if v.images is None else f"worse on {v.images_worse} of {v.images}",
                  "—" if v.bd_psnr is None else f"{v.bd_psnr:+.4f} dB", "; ".join(v.reasons) or "—"] for v in res.verdicts]
-        print_table(f"gate vs baseline on {res.dataset}", ["codec", "outcome", "BD-rate", "BD-PSNR", "why"], rows,
-                    caption="BD-rate: pchip, PSNR-RGB, mean of per-image values, current vs baseline")
+        print_table(f"gate vs baseline on {res.dataset}",
+                    ["codec", "outcome", "BD-rate", f"{opts.level * 100:g} % CI" if opts.interval else "CI", "images", "BD-PSNR", "why"], rows,
+                    caption="BD-rate: pchip, PSNR-RGB, mean of per-image values, current vs baseline"
+                    + (f"\n{opts.describe()}" if opts.interval else "")
+                    + ("\n--require-significant: BD-rate fails only when the whole interval is above the threshold" if require_significant else ""))
         for v in res.verdicts:
             if v.changes:
                 typer.echo(f"{v.codec}: changed: " + "; ".join(v.changes))
