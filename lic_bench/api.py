@@ -232,14 +232,20 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
 
 def report(dataset: str, codecs=None, anchor: str | None = "vtm-12.1", references=None, method: str = "pchip",
            image: str | None = None, target_bpp: float | None = None, crop=None, output="reports/report.html",
-           store=None, data_dir=None) -> tuple[Path, int]:
+           store=None, data_dir=None, *, ci=95, resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
+           wide_axes: bool = False, export=None) -> tuple[Path, int]:
     """Write one self-contained HTML report; returns (path, size in bytes). `codecs` may name any curve
-    (measured, NAME@paper, imported, shipped); `references` adds curves to draw."""
+    (measured, NAME@paper, imported, shipped); `references` adds curves to draw. anchor "a,b": BD-rates
+    against both, side by side (the first is drawn). ci: level of the BD intervals (None/0: none).
+    export=DIR: also SVG/PDF figures and LaTeX/Markdown BD tables there."""
+    from .bdci import ci_options
     from .formats import write_text_atomic
     from .reporting import ReportOptions, build, render
 
     opts = ReportOptions(dataset, _split(codecs), anchor or None, _split(references) if references is not None else None,
-                         method, image, target_bpp, crop, data_dir=data_dir)
+                         method, image, target_bpp, crop, data_dir=data_dir,
+                         ci=ci_options(ci, resamples, ci_method, seed), wide_axes=wide_axes,
+                         export_dir=str(export) if export else None)
     with Store(store, readonly=True) as st:
         html = render(build(st, opts))
     path = write_text_atomic(Path(output), html)

@@ -34,6 +34,9 @@ def metric_notes(rows: list[dict]) -> list[str]:
     for r in rows:
         st = r.get("status") or ""
         if r.get("bd_rate") is None and "has no" in st and "values" in st:
+            import re
+
             who = "reported curve" if r.get("test_kind") == "reported" else f"{r.get('test_kind')} curve"
-            out.append(f"{r['codec']} ({who}) has no {r['metric']} values, so no BD on {r['metric']}: {st.removeprefix('not computable: ')}")
+            m = re.search(r"\(it publishes ([^)]*)\)", st)
+            out.append(f"no {r['metric']} for {r['codec']}: the {who} lacks it" + (f" (it publishes {m.group(1)} only)" if m else ""))
     return out

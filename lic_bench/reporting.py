@@ -16,14 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .bdcompare import compare
 from .aggregate import AGGREGATION_LABELS, image_quality
 from .errors import LicBenchError
 from .references import Curve, measured_curve, reported_curves
 
-#: A point is an outlier when its PSNR departs from the image's usual offset to the codec's mean
-#: curve by more than this (dB): catches broken decodes, not images that are simply hard.
-OUTLIER_DB = 1.5
+from .paperfigs import OUTLIER_DB, outliers  # noqa: E402,F401  (the report's outlier rule lives there)
 CROP = 192
 
 
@@ -39,6 +36,9 @@ class ReportOptions:
     crop: tuple[int, int] | None = None  # top-left (x, y)
     title: str | None = None
     data_dir: str | None = None
+    ci: object = None  # bdci.CIOptions for the BD table (default: 95 %, 2000 resamples, seed 0)
+    wide_axes: bool = False  # axis ranges span every drawn curve, not only the measured ones and the anchor
+    export_dir: str | None = None  # also write SVG/PDF figures and LaTeX/Markdown BD tables here
 
 
 @dataclass
@@ -50,66 +50,64 @@ class Series:
     msssim_db: list[float] = field(default_factory=list)
 
 
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight",
-                metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    text = buf.getvalue()
-    text = re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
-    return text
+PANELS = (("psnr", "psnr-rgb", "PSNR-RGB (dB)", "PSNR-RGB vs bpp"), ("msssim_db", "ms-ssim-db", "MS-SSIM (dB)", "MS-SSIM (dB) vs bpp"))
 
 
-STYLE = {"measured": dict(ls="-", marker="o", ms=4, lw=1.6), "anchor": dict(ls="-", marker="s", ms=5, lw=2.6, color="black"),
-         "reported": dict(ls="--", marker="^", ms=5, lw=1.3, mfc="none"), "imported": dict(ls=":", marker="d", ms=4, lw=1.3)}
-
-
-def rd_plots(series: list[Series], dataset: str) -> list[tuple[str, str]]:
+def rd_figures(series: list[Series], dataset: str, styles: dict | None = None, wide: bool = False,
+               anchor_text: str = "") -> list[tuple[str, str, object | None]]:
+    """(title, metric, figure or None) per panel; one style per curve in every panel (paperfigs.curve_styles);
+    axes span the measured curves and the anchor(s) unless `wide`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .paperfigs import axis_limits, curve_styles
+
     plt.rcParams["svg.fonttype"] = "none"
+    styles = styles or curve_styles([s.label for s in series], [s.label for s in series if s.kind == "anchor"])
     out = []
-    for key, ylabel, title in (("psnr", "PSNR-RGB (dB)", "PSNR-RGB vs bpp"), ("msssim_db", "MS-SSIM (dB)", "MS-SSIM (dB) vs bpp")):
+    for key, metric, ylabel, title in PANELS:
         fig, ax = plt.subplots(figsize=(7.2, 4.8))
-        drawn = 0
+        drawn, spans, all_spans = 0, [], []
         for s in series:
             ys = getattr(s, key)
-            pts = [(x, y) for x, y in zip(s.bpp, ys) if y is not None and math.isfinite(y)] if ys else []
+            pts = sorted((x, y) for x, y in zip(s.bpp, ys) if y is not None and math.isfinite(y)) if ys else []
             if not pts:
                 continue
-            pts.sort()
             label = s.label + ("" if s.kind == "measured" else f" ({'reported, not measured here' if s.kind == 'reported' else s.kind})")
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, **STYLE.get(s.kind, STYLE["measured"]))
+            st = dict(styles.get(s.label, {}))
+            if s.kind == "reported":
+                st.setdefault("mfc", "none")
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, **st)
+            span = ([p[0] for p in pts], [p[1] for p in pts])
+            all_spans.append(span)
+            if s.kind in ("measured", "anchor"):
+                spans.append(span)
             drawn += 1
+        lim = axis_limits(all_spans if wide or not spans else spans)
+        if lim:
+            ax.set_xlim(*lim[0])
+            ax.set_ylim(*lim[1])
         ax.set_xlabel("bpp")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{title} — {dataset}")
+        ax.set_title(f"{title} — {dataset}" + (f" (anchor {anchor_text})" if anchor_text else ""), fontsize=10)
         ax.grid(alpha=0.3)
         if drawn:
             ax.legend(fontsize=8)
-        out.append((title, _svg(fig) if drawn else ""))
-        plt.close(fig)
+        if drawn:
+            out.append((title, metric, fig))
+        else:
+            plt.close(fig)
+            out.append((title, metric, None))
     return out
 
 
-def outliers(cr_records: list[dict]) -> set[tuple[str, float]]:
-    """(image, op) whose PSNR departs from the image's usual offset to the mean curve by > OUTLIER_DB."""
-    ok = [r for r in cr_records if r["status"] == "ok"]
-    by_op: dict[float, list[float]] = {}
-    q = {}
-    for r in ok:
-        p = image_quality(r)["psnr_rgb"]
-        if math.isfinite(p):
-            q[(r["image"], r["op"])] = p
-            by_op.setdefault(r["op"], []).append(p)
-    mean = {op: sum(v) / len(v) for op, v in by_op.items()}
-    resid: dict[str, list[float]] = {}
-    for (img, op), p in q.items():
-        resid.setdefault(img, []).append(p - mean[op])
-    offset = {img: float(np.median(v)) for img, v in resid.items()}
-    return {(img, op) for (img, op), p in q.items() if abs(p - mean[op] - offset[img]) > OUTLIER_DB}
+def rd_plots(series: list[Series], dataset: str, styles: dict | None = None, wide: bool = False,
+             anchor_text: str = "") -> list[tuple[str, str]]:
+    from .paperfigs import svg_text
+
+    return [(title, svg_text(fig) if fig is not None else "") for title, _, fig in rd_figures(series, dataset, styles, wide, anchor_text)]
 
 
 def _png_data_uri(arr: np.ndarray) -> str:
@@ -186,10 +184,12 @@ def build(store, opts: ReportOptions) -> dict:
             else:
                 named.append(c)
     curves = [measured_curve(c) for c in crs]
-    anchor, anchor_error = None, None
-    if opts.anchor:
+    anchor, anchor_error, more_anchors = None, None, []
+    anchor_names = [a.strip() for a in (opts.anchor or "").split(",") if a.strip()]
+    if anchor_names:
         try:
-            anchor = resolve_curve(store, opts.anchor, ds)
+            anchor = resolve_curve(store, anchor_names[0], ds)
+            more_anchors = [resolve_curve(store, a, ds) for a in anchor_names[1:]]
         except LicBenchError as e:
             anchor_error = str(e)
     refs: list[Curve] = list(named)
@@ -200,7 +200,8 @@ def build(store, opts: ReportOptions) -> dict:
         refs += [resolve_curve(store, n, ds) for n in opts.references]
     refs = list({c.name: c for c in refs}.values())
     series = []
-    for c in ([anchor] if anchor and anchor.name not in {x.name for x in curves} else []) + curves + refs:
+    all_anchors = ([anchor] if anchor else []) + more_anchors
+    for c in [a for a in all_anchors if a.name not in {x.name for x in curves}] + curves + refs:
         try:
             r, q, _ = c.rd("psnr-rgb")
         except LicBenchError:
@@ -210,17 +211,31 @@ def build(store, opts: ReportOptions) -> dict:
             mdb = dict(zip(r2, m))
         except LicBenchError:
             mdb = {}
-        kind = "anchor" if anchor is not None and c is anchor else c.kind
+        kind = "anchor" if any(c is a for a in all_anchors) else c.kind
         series.append(Series(c.name, kind, r, q, [mdb.get(x) for x in r]))
-    plots = rd_plots(series, ds.name)
+    from .bdci import CIOptions, bd_row
+    from .bdtext import anchor_caption, anchor_version
+    from .paperfigs import curve_styles, per_image_plot
 
-    bd_rows = []
+    styles = curve_styles([x.label for x in series], [a.name for a in all_anchors])
+    anchor_text = "" if anchor is None else f"{anchor.name}, {anchor_version(anchor) or anchor.kind}"
+    ci_opts = opts.ci if opts.ci is not None else CIOptions(level=0.95)
+    plots = rd_plots(series, ds.name, styles, opts.wide_axes, anchor_text)
+
+    bd_rows, bd_more = [], []
     if anchor is not None:
         for c in curves + refs:
             if c.name == anchor.name:
                 continue
             for metric in ("psnr-rgb", "ms-ssim-db"):
-                bd_rows.append(compare(anchor, c, metric, opts.method))
+                bd_rows.append(bd_row(anchor, c, metric, opts.method, "mean", ci_opts))
+        for extra in more_anchors:
+            rows = [bd_row(extra, c, m, opts.method, "mean", ci_opts) for c in curves + refs if c.name != extra.name
+                    for m in ("psnr-rgb", "ms-ssim-db")]
+            bd_more.append({"anchor": extra.name, "version": anchor_version(extra) or extra.kind,
+                            "rows": {(r["codec"], r["metric"]): r for r in rows}})
+    per_image_svg = per_image_plot([r for r in bd_rows if r["metric"] == "psnr-rgb"], styles,
+                                   f"Per-image BD-rate (PSNR-RGB) vs {anchor_text} — {ds.name}") if anchor else ""
     best = {}
     for m in ("psnr-rgb", "ms-ssim-db"):
         vals = [r["bd_rate"] for r in bd_rows if r["metric"] == m and r["bd_rate"] is not None]
@@ -267,7 +282,19 @@ def build(store, opts: ReportOptions) -> dict:
     return {"title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
             "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts, Path(ds.folder or "")),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
-            "anchor_error": anchor_error}
+            "anchor_error": anchor_error, "anchor_text": anchor_text,
+            "anchor_caption": anchor_caption(anchor) if anchor else "", "bd_more": bd_more,
+            "per_image_svg": per_image_svg, "ci": ci_opts, "ci_label": f"{ci_opts.level * 100:g} % CI" if ci_opts.interval else "",
+            "exported": _export(opts, series, styles, ds.name, anchor_text, bd_rows) if opts.export_dir else []}
+
+
+def _export(opts: ReportOptions, series, styles, dataset: str, anchor_text: str, bd_rows: list[dict]) -> list[str]:
+    """Vector figures and paper tables (paperfigs.export), each stating the anchor and its version."""
+    from .paperfigs import export
+
+    figs = [(re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"), fig)
+            for title, _, fig in rd_figures(series, dataset, styles, opts.wide_axes, anchor_text) if fig is not None]
+    return [str(p) for p in export(Path(opts.export_dir), figs, bd_rows, anchor_text or "no anchor", dataset, opts.method)]
 
 
 def render(ctx: dict) -> str:
