@@ -84,12 +84,14 @@ def outliers(records: list[dict], threshold_db: float = OUTLIER_DB) -> set[tuple
                     out.add(key)
             elif k == len(pts) - 1 and k > 0 and y < pts[k - 1][1] - threshold_db:
                 out.add(key)  # the highest rate, clearly worse than the rate below it
-            elif k == 0 and len(pts) > 2:
-                # the lowest rate: below the line through the next two points by twice the margin
-                (x1, y1, _), (x2, y2, _) = pts[1], pts[2]
-                line = y1 + (y2 - y1) * ((x - x1) / (x2 - x1) if x2 > x1 else 0.0)
-                if y < line - 2 * threshold_db:
-                    out.add(key)
+        # the lowest rate: below the line through the next two unflagged points by twice the margin
+        x, y, key = pts[0]
+        clean = [p for p in pts[1:] if p[2] not in out][:2]
+        if len(clean) == 2:
+            (x1, y1, _), (x2, y2, _) = clean
+            line = y1 + (y2 - y1) * ((x - x1) / (x2 - x1) if x2 > x1 else 0.0)
+            if y < line - 2 * threshold_db:
+                out.add(key)
     return out
 
 
@@ -113,7 +115,7 @@ def per_image_plot(rows: list[dict], styles: dict[str, dict], title: str) -> str
         st = styles.get(r["codec"], {})
         colour = st.get("color", "#333333")
         vals = np.array(list(r["per_image"]["values"].values()))
-        ax.boxplot(vals, positions=[y], vert=False, widths=0.5, showfliers=False, manage_ticks=False,
+        ax.boxplot(vals, positions=[y], widths=0.5, **_horizontal(), showfliers=False, manage_ticks=False,
                    medianprops=dict(color=colour, lw=1.5), boxprops=dict(color="#777777"), whiskerprops=dict(color="#777777"),
                    capprops=dict(color="#777777"))
         ax.scatter(vals, y + rng.uniform(-0.16, 0.16, vals.size), s=12, color=colour, marker=st.get("marker", "o"),
@@ -131,6 +133,13 @@ def per_image_plot(rows: list[dict], styles: dict[str, dict], title: str) -> str
     return svg_text(fig)
 
 
+def _horizontal() -> dict:
+    import matplotlib
+
+    major, minor = (int(v) for v in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def svg_text(fig) -> str:
     import matplotlib.pyplot as plt
 
@@ -144,7 +153,7 @@ def svg_text(fig) -> str:
 # ---------------------------------------------------------------- exports for papers
 
 def _tex(s: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", str(s)).replace("~", r"\textasciitilde{}").replace("−", "-")
+    return re.sub(r"([&%$#_{}])", r"\\\1", str(s)).replace("~", r"\textasciitilde{}").replace("−", "-").replace("—", "--")
 
 
 def bd_table_markdown(rows: list[dict], anchor_text: str, dataset: str, method: str) -> str:
@@ -154,7 +163,7 @@ def bd_table_markdown(rows: list[dict], anchor_text: str, dataset: str, method: 
         lines.append(f"| {r['codec']} | {r['metric']} | {_pct(r['bd_rate'])} | {_ci(r)} | {_counts(r)} | "
                      f"{'—' if r['bd_quality'] is None else format(r['bd_quality'], '+.3f')} |")
     notes = sorted({(r.get("ci") or {}).get("description", "") for r in rows if r.get("ci") and r["ci"].get("low") is not None})
-    lines += [""] + [f"CI: {n}" for n in notes if n]
+    lines += [""] + [f"CI: {n}" for n in notes if n] + _missing(rows)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -166,10 +175,16 @@ def bd_table_latex(rows: list[dict], anchor_text: str, dataset: str, method: str
         lines.append(f"{_tex(r['codec'])} & {_tex(r['metric'])} & {_pct(r['bd_rate'], unit='')} & {_tex(_ci(r, unit=''))} & {_tex(_counts(r))} \\\\")
     lines += [r"\hline", r"\end{tabular}"]
     notes = sorted({(r.get("ci") or {}).get("description", "") for r in rows if r.get("ci") and r["ci"].get("low") is not None})
-    if notes:
-        lines.append(r"\par\footnotesize CI: " + _tex("; ".join(notes)))
+    if notes or _missing(rows):
+        lines.append(r"\par\footnotesize " + _tex("; ".join([f"CI: {n}" for n in notes] + _missing(rows))))
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+def _missing(rows: list[dict]) -> list[str]:
+    from .bdtext import metric_notes
+
+    return metric_notes(rows)
 
 
 def _pct(v, unit=" %") -> str:
