@@ -29,7 +29,8 @@ def test_structure_tables_and_numbers(report_html):
     h = report_html
     for section in ('id="rd"', 'id="bd"', 'id="complexity"', 'id="visual"', 'id="per-image"', 'id="provenance"'):
         assert section in h
-    assert h.count("<svg") == 2 and "PSNR-RGB vs bpp" in h and "MS-SSIM (dB) vs bpp" in h
+    # two RD panels and the per-image BD-rate plot (3 images: dots and box, no interval)
+    assert h.count("<svg") == 3 and "PSNR-RGB vs bpp" in h and "MS-SSIM (dB) vs bpp" in h
     bd = h[h.index('id="bd-table"'):h.index("</table>", h.index('id="bd-table"'))]
     assert re.search(r'<td class="best">[-+]\d+\.\d\d %</td>', bd)  # webp beats jpeg: highlighted
     assert "webp" in bd and "measured" in bd
@@ -74,7 +75,7 @@ def test_renders_in_headless_chromium(report_html, tmp_path):
              f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-500:]
-    assert dom.stdout.count("<svg") == 2 and 'id="bd-table"' in dom.stdout
+    assert dom.stdout.count("<svg") == 3 and 'id="bd-table"' in dom.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, *flags, "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, text=True, timeout=120)
