@@ -224,7 +224,10 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
         if st is not None:
             st.close()
     row = bd_row(ref, mine, metric, method, "mean", opts)
-    row.update(test_label=mine.label, reference_label=ref.label, options=opts.describe())
+    from .bdtext import anchor_caption
+
+    row.update(test_label=mine.label, reference_label=ref.label, options=opts.describe(),
+               reference_version=anchor_caption(ref))
     return row
 
 

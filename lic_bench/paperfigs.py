@@ -125,6 +125,7 @@ def per_image_plot(rows: list[dict], styles: dict[str, dict], title: str) -> str
         if r.get("bd_rate") is not None:
             ax.plot([r["bd_rate"]], [y + 0.36], marker="D", color="white", mec="black", ms=6, zorder=5)
     ax.axvline(0, color="#999999", lw=0.8)
+    ax.set_ylim(-0.6, len(rows) - 0.45)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r['codec']} · {r['metric']}" for r in reversed(rows)], fontsize=8)
     ax.set_xlabel("per-image BD-rate (%) vs anchor; bar: CI of the dataset BD-rate, ◇: its value")

@@ -111,6 +111,8 @@ def compare_command(
                + (f" {ci_cell(row)}, images {images_cell(row)}" if "ci" in row else "")
                + f", Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
+    if row.get("reference_version"):
+        typer.echo(f"reference: {row['reference_label']}; {row['reference_version']}")
     if row.get("options"):
         typer.echo(row["options"])
     for line in ci_lines(row):
