@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: Okabe–Ito colours (colour-blind safe); marker and dash differ too, so greyscale keeps curves apart.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999"]
+#: Okabe–Ito colours (colour-blind safe; its yellow darkened to show on white); marker and dash differ too, so greyscale keeps curves apart.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F6A00", "#666666"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 DASHES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 ANCHOR_STYLE = dict(color="black", marker="s", ls="-", lw=2.4, ms=5, mfc="white")
@@ -98,11 +98,17 @@ def outliers(records: list[dict], threshold_db: float = OUTLIER_DB) -> set[tuple
 # ---------------------------------------------------------------- per-image BD-rate plot
 
 def per_image_plot(rows: list[dict], styles: dict[str, dict], title: str) -> str:
-    """SVG: per-image BD-rates (dots), their box (quartiles, median), the bootstrap interval of the
-    dataset BD-rate (thick bar) and the point estimate (diamond), one row per codec. '' when no data."""
+    """SVG of :func:`per_image_figure`, or '' when no row has per-image BD-rates."""
+    fig = per_image_figure(rows, styles, title)
+    return svg_text(fig) if fig is not None else ""
+
+
+def per_image_figure(rows: list[dict], styles: dict[str, dict], title: str):
+    """Per-image BD-rates (dots), their box (quartiles, median), the bootstrap interval of the dataset
+    BD-rate (thick bar) and the point estimate (diamond), one row per codec; None when no data."""
     rows = [r for r in rows if r.get("per_image") and r["per_image"]["values"]]
     if not rows:
-        return ""
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,7 +137,7 @@ def per_image_plot(rows: list[dict], styles: dict[str, dict], title: str) -> str
     ax.set_xlabel("per-image BD-rate (%) vs anchor; bar: CI of the dataset BD-rate, ◇: its value")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    return svg_text(fig)
+    return fig
 
 
 def _horizontal() -> dict:

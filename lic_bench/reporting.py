@@ -235,7 +235,7 @@ def build(store, opts: ReportOptions) -> dict:
             bd_more.append({"anchor": extra.name, "version": anchor_version(extra) or extra.kind,
                             "rows": {(r["codec"], r["metric"]): r for r in rows}})
     per_image_svg = per_image_plot([r for r in bd_rows if r["metric"] == "psnr-rgb"], styles,
-                                   f"Per-image BD-rate (PSNR-RGB) vs {anchor_text} — {ds.name}") if anchor else ""
+                                   _per_image_title(anchor_text, ds.name)) if anchor else ""
     best = {}
     for m in ("psnr-rgb", "ms-ssim-db"):
         vals = [r["bd_rate"] for r in bd_rows if r["metric"] == m and r["bd_rate"] is not None]
@@ -288,12 +288,19 @@ def build(store, opts: ReportOptions) -> dict:
             "exported": _export(opts, series, styles, ds.name, anchor_text, bd_rows) if opts.export_dir else []}
 
 
+def _per_image_title(anchor_text: str, dataset: str) -> str:
+    return f"Per-image BD-rate (PSNR-RGB) vs {anchor_text} — {dataset}"
+
+
 def _export(opts: ReportOptions, series, styles, dataset: str, anchor_text: str, bd_rows: list[dict]) -> list[str]:
     """Vector figures and paper tables (paperfigs.export), each stating the anchor and its version."""
-    from .paperfigs import export
+    from .paperfigs import export, per_image_figure
 
     figs = [(re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"), fig)
             for title, _, fig in rd_figures(series, dataset, styles, opts.wide_axes, anchor_text) if fig is not None]
+    fig = per_image_figure([r for r in bd_rows if r["metric"] == "psnr-rgb"], styles, _per_image_title(anchor_text, dataset))
+    if fig is not None:
+        figs.append(("per-image-bd-rate", fig))
     return [str(p) for p in export(Path(opts.export_dir), figs, bd_rows, anchor_text or "no anchor", dataset, opts.method)]
 
 

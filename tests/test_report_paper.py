@@ -45,7 +45,7 @@ def test_bd_table_has_interval_counts_and_both_anchors(kodak_report):
     jrow = jrow[:jrow.index("</tr>")]
     more = re.findall(r'<td class="more">([-+]\d+\.\d\d) %', jrow)
     assert len(more) == 2  # jpeg against VTM-23.13 on both metrics, beside its figures against VTM-12.1
-    assert "no per-image records" in h and "VTM 12.1" in h
+    assert "no per-image records" in h and "VTM 12.1" in h and "not published" in bd
     assert 'data-plot="per-image BD-rate"' in h and h.count("<svg") == 3
     assert "0 flagged" in h and "jpeg" in bd
 
@@ -54,7 +54,7 @@ def test_exports_state_the_anchor_and_its_version(kodak_report):
     _, export = kodak_report
     names = sorted(p.name for p in export.iterdir())
     assert names == ["bd-table.md", "bd-table.tex", "ms-ssim-db-vs-bpp.pdf", "ms-ssim-db-vs-bpp.svg",
-                     "psnr-rgb-vs-bpp.pdf", "psnr-rgb-vs-bpp.svg"]
+                     "per-image-bd-rate.pdf", "per-image-bd-rate.svg", "psnr-rgb-vs-bpp.pdf", "psnr-rgb-vs-bpp.svg"]
     md, tex = (export / "bd-table.md").read_text(), (export / "bd-table.tex").read_text()
     assert "vtm-12.1, VTM 12.1" in md and "| vtm-23.13 | psnr-rgb | -0.21 % |" in md
     assert r"\begin{tabular}" in tex and "VTM 12.1" in tex and "95 \\% paired bootstrap" in tex
