@@ -260,7 +260,8 @@ GATE_DEFAULTS = {"ci_level": 0.95, "resamples": DEFAULT_RESAMPLES, "ci_method": 
 
 
 def gate_uncertainty(base_records, cur_records, t: dict) -> dict:
-    """Interval of the gate's headline BD-rate (PSNR-RGB, pchip, mean) and how many images got worse.
+    """Interval of the gate's headline BD-rate (t["metric"], default PSNR-RGB; pchip, mean) and how many
+    images got worse.
 
     Returns {"interval": Interval, "per_image": PerImageSummary | None, "note": str}."""
     from .bdstats import bd_interval, no_interval, per_image_summary
@@ -268,13 +269,13 @@ def gate_uncertainty(base_records, cur_records, t: dict) -> dict:
     kw = {k: t.get(k, v) for k, v in GATE_DEFAULTS.items()}
     ok = lambda recs: [r for r in recs if r["status"] == "ok"]  # noqa: E731  (failed items are judged elsewhere)
     try:
-        iv = bd_interval(ok(base_records), ok(cur_records), "psnr-rgb", resamples=int(kw["resamples"]),
+        iv = bd_interval(ok(base_records), ok(cur_records), t.get("metric", "psnr-rgb"), resamples=int(kw["resamples"]),
                          level=float(kw["ci_level"]), ci_method=kw["ci_method"], seed=int(kw["seed"]))
     except LicBenchError as e:
         iv = no_interval(str(e), resamples=int(kw["resamples"]), level=float(kw["ci_level"]), method=kw["ci_method"],
                          seed=int(kw["seed"]))
     try:
-        summary = per_image_summary(ok(base_records), ok(cur_records), "psnr-rgb")
+        summary = per_image_summary(ok(base_records), ok(cur_records), t.get("metric", "psnr-rgb"))
     except LicBenchError:
         summary = None
     parts = []

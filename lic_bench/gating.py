@@ -179,12 +179,13 @@ def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
         v.reasons.append(f"{len(failed)} failed item(s), e.g. {failed[0]['image']} op {failed[0]['op']:g}: {(failed[0]['error'] or '').splitlines()[0][:120]}")
     if mism:
         v.reasons.append(f"{len(mism)} encoder/decoder mismatch(es), e.g. {mism[0]['image']} op {mism[0]['op']:g}")
-    # headline: BD-rate of current vs baseline (pchip, PSNR-RGB, mean aggregation)
+    # headline: BD-rate of current vs baseline (pchip, mean aggregation; PSNR-RGB unless t["metric"] names another)
+    metric = t.get("metric", "psnr-rgb")
     bp = [p for p in aggregate(base_recs) if p.n_images and not p.n_failed]
     cp = [p for p in aggregate(cur_recs) if p.n_images and not p.n_failed]
     try:
-        r = bd_rate([p.bpp for p in bp], [p.psnr_rgb for p in bp], [p.bpp for p in cp], [p.psnr_rgb for p in cp])
-        q = bd_quality([p.bpp for p in bp], [p.psnr_rgb for p in bp], [p.bpp for p in cp], [p.psnr_rgb for p in cp])
+        r = bd_rate([p.bpp for p in bp], [p.quality(metric) for p in bp], [p.bpp for p in cp], [p.quality(metric) for p in cp])
+        q = bd_quality([p.bpp for p in bp], [p.quality(metric) for p in bp], [p.bpp for p in cp], [p.quality(metric) for p in cp])
         if r.ok:
             v.bd_rate, v.bd_psnr = r.value, (q.value if q.ok else None)
             sure = _uncertainty(v, base_recs, cur_recs, t)

@@ -55,6 +55,9 @@ def test_gate_interval_counts_and_require_significant(six_images, tmp_path):
     below = low - abs(low) / 2 - 0.01
     code, v = gate(path, "--max-bd-rate", f"{below}", "--max-psnr-drop", "100", "--require-significant")
     assert code == 1 and v["outcome"] == "fail"
+    code, ms = gate(path, "--max-bd-rate", "100", "--max-psnr-drop", "100", "--metric", "psnr-y")
+    assert code == 0 and ms["thresholds"]["metric"] == "psnr-y" and ms["bd_rate"] != point, ms
+    assert ms["images_worse"] == per_image_summary(base, list(cr.records), "psnr-y").n_worse
     r = runner.invoke(app, ["gate", "--baseline", str(path), "--resamples", "400", "--max-bd-rate", "100", "--max-psnr-drop", "100"])
     assert "95 % CI" in r.output and "worse on" in r.output
 

@@ -39,6 +39,7 @@ def command(
     match: list[str] = typer.Option([], "--match", help="pair a baseline with named current results: OLD=NEW (repeatable)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML thresholds: default: {...}, codecs: {glob or re:regex: {...}}"),
     strict: bool = typer.Option(False, "--strict", help="not-comparable fails too"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="quality metric of the BD-rate judged: psnr-rgb|psnr-y|psnr-ycbcr|ms-ssim|ms-ssim-db"),
     require_significant: bool = typer.Option(False, "--require-significant", help="fail on BD-rate only when the whole interval is above --max-bd-rate"),
     ci: float = typer.Option(95, "--ci", help="level (%%) of the BD-rate interval over images; 0: none"),
     resamples: int = ResamplesOpt,
@@ -67,7 +68,8 @@ def command(
     opts = ci_options(ci or None, resamples, ci_method, seed)
     if require_significant and not opts.interval:
         fail("--require-significant needs an interval: drop --ci 0")
-    thresholds.update(ci_level=opts.level or 0, resamples=opts.resamples, ci_method=opts.method, seed=opts.seed,
+    (metric,) = api.check_metrics(metric)
+    thresholds.update(metric=metric, ci_level=opts.level or 0, resamples=opts.resamples, ci_method=opts.method, seed=opts.seed,
                       require_significant=require_significant)
     res = api.gate(baseline, dataset, codecs, thresholds, timing, pairs, config, strict, store, data_dir)
     if md:
@@ -82,8 +84,9 @@ def command(
                  "—" if v.images is None else f"worse on {v.images_worse} of {v.images}",
                  "—" if v.bd_psnr is None else f"{v.bd_psnr:+.4f} dB", "; ".join(v.reasons) or "—"] for v in res.verdicts]
         print_table(f"gate vs baseline on {res.dataset}",
-                    ["codec", "outcome", "BD-rate", f"{opts.level * 100:g} % CI" if opts.interval else "CI", "images", "BD-PSNR", "why"], rows,
-                    caption="BD-rate: pchip, PSNR-RGB, mean of per-image values, current vs baseline"
+                    ["codec", "outcome", "BD-rate", f"{opts.level * 100:g} % CI" if opts.interval else "CI", "images",
+                     "BD-PSNR" if metric.startswith("psnr") else "BD-quality", "why"], rows,
+                    caption=f"BD-rate: pchip, {metric}, mean of per-image values, current vs baseline"
                     + (f"\n{opts.describe()}" if opts.interval else "")
                     + ("\n--require-significant: BD-rate fails only when the whole interval is above the threshold" if require_significant else ""))
         for v in res.verdicts:
