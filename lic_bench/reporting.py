@@ -50,6 +50,8 @@ class Series:
     msssim_db: list[float] = field(default_factory=list)
 
 
+#: Metrics of the table reported (without interval) under the main BD table.
+OTHER_METRICS = ("psnr-y", "psnr-ycbcr", "ms-ssim")
 PANELS = (("psnr", "psnr-rgb", "PSNR-RGB (dB)", "PSNR-RGB vs bpp"), ("msssim_db", "ms-ssim-db", "MS-SSIM (dB)", "MS-SSIM (dB) vs bpp"))
 
 
@@ -222,13 +224,16 @@ def build(store, opts: ReportOptions) -> dict:
     ci_opts = opts.ci if opts.ci is not None else CIOptions(level=0.95)
     plots = rd_plots(series, ds.name, styles, opts.wide_axes, anchor_text)
 
-    bd_rows, bd_more = [], []
+    bd_rows, bd_more, bd_other = [], [], {}
     if anchor is not None:
         for c in curves + refs:
             if c.name == anchor.name:
                 continue
             for metric in ("psnr-rgb", "ms-ssim-db"):
                 bd_rows.append(bd_row(anchor, c, metric, opts.method, "mean", ci_opts))
+        other = [bd_row(anchor, c, m, opts.method, "mean") for c in curves + refs if c.name != anchor.name
+                 for m in OTHER_METRICS]
+        bd_other = {(r["codec"], r["metric"]): r for r in other}
         for extra in more_anchors:
             rows = [bd_row(extra, c, m, opts.method, "mean", ci_opts) for c in curves + refs if c.name != extra.name
                     for m in ("psnr-rgb", "ms-ssim-db")]
@@ -284,7 +289,7 @@ def build(store, opts: ReportOptions) -> dict:
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
             "anchor_error": anchor_error, "anchor_text": anchor_text,
             "anchor_caption": anchor_caption(anchor) if anchor else "", "bd_more": bd_more,
-            "per_image_svg": per_image_svg, "ci": ci_opts, "ci_label": f"{ci_opts.level * 100:g} % CI" if ci_opts.interval else "",
+            "per_image_svg": per_image_svg, "bd_other": bd_other, "other_metrics": OTHER_METRICS, "ci": ci_opts, "ci_label": f"{ci_opts.level * 100:g} % CI" if ci_opts.interval else "",
             "exported": _export(opts, series, styles, ds.name, anchor_text, bd_rows) if opts.export_dir else []}
 
 

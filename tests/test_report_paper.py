@@ -41,6 +41,9 @@ def test_bd_table_has_interval_counts_and_both_anchors(kodak_report):
     row = row[:row.index("</tr>")]
     # README of the VTM-23.13 anchor: −0.208 % PSNR-RGB, better on 19 of 24 images
     assert "-0.21 %" in row and "19 / 5 of 24" in row and re.search(r"\[-0\.\d\d, -0\.\d\d\] %", row)
+    other = h[h.index('id="bd-other"'):h.index("</table>", h.index('id="bd-other"'))]
+    orow = other[other.index(">vtm-23.13<"):]
+    assert "-0.32 %" in orow[:orow.index("</tr>")]  # PSNR-Y, README: −0.317 %
     jrow = bd[bd.index(">jpeg<"):]
     jrow = jrow[:jrow.index("</tr>")]
     more = re.findall(r'<td class="more">([-+]\d+\.\d\d) %', jrow)
