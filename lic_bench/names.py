@@ -265,7 +265,7 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
             elif candidates:
                 warnings.append(f"{name}: these results come from another version of the model's source code "
                                 f"({', '.join(facts)} differs); rerun to measure the current code")
-    for d in store.digests_named(name):  # names a spec was run under (e.g. a spec file not found from here)
+    for d in store.digests_named(name) if wanted is None else ():  # a name run under whose spec is not found from here
         if d in with_records and d not in candidates:
             part = _stored(store, d, ds)
             if part and part.records:

@@ -8,7 +8,10 @@ from typing import Optional
 
 import typer
 
+from ..record import QUALITY_METRICS
 from ._options import CodecsOpt, DataDirOpt, DatasetOpt, FormatOpt, OutputOpt, StoreOpt, check_format, emit
+
+METRIC_HELP = "|".join(QUALITY_METRICS) + " (the metric table; comma-separated for several)"
 
 BD_FIELDS = ["codec", "test_kind", "anchor", "anchor_kind", "dataset", "metric", "method", "aggregation", "bd_rate",
              "bd_quality", "overlap", "points", "status"]
@@ -18,7 +21,7 @@ def command(
     dataset: str = DatasetOpt,
     anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve (store, imported, shipped; NAME@shipped forces the shipped one)"),
     codecs: Optional[str] = CodecsOpt,
-    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="psnr-rgb|psnr-y|psnr-ycbcr|ms-ssim|ms-ssim-db (comma-separated for several)"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help=METRIC_HELP),
     method: str = typer.Option("pchip", "--method", help="pchip|cubic|akima|pchip-trapz100"),
     aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
     per_image: bool = typer.Option(False, "--per-image", help="mean of per-image BD-rates instead"),
@@ -59,7 +62,7 @@ def compare_command(
     codec: str = typer.Argument(..., help="your curve (e.g. a measured codec)"),
     reference: str = typer.Argument(..., help="the curve to compare with, e.g. tcm-large@paper"),
     dataset: str = DatasetOpt,
-    metric: str = typer.Option("psnr-rgb", "--metric", "-m"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help=METRIC_HELP),
     method: str = typer.Option("pchip", "--method"),
     fmt: str = FormatOpt,
     data_dir: Optional[Path] = DataDirOpt,
