@@ -293,3 +293,68 @@ def gate(baseline, dataset: str | None = None, codecs=None, thresholds: dict | N
             continue
         verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing))
     return GateResult(ds.name, verdicts, exit_code(verdicts, strict))
+
+
+# ---------------------------------------------------------------- published curves and the leaderboard
+
+def references_list(dataset: str | None = None, metric: str | None = None, provenance: str | None = None) -> list[dict]:
+    """Published curves shipped with lic-bench (name, method, year, points, metrics, provenance, licence)."""
+    from .published import list_rows
+
+    return list_rows(dataset, metric, provenance)
+
+
+def references_show(name: str, dataset: str | None = None) -> dict:
+    from .published import show
+
+    return show(name, dataset)
+
+
+def references_cite(names) -> str:
+    """BibTeX of every named published curve, each entry once."""
+    from .published import bibtex
+
+    return bibtex(_split(names))
+
+
+def leaderboard(dataset: str = "kodak", anchor: str = "vtm-12.1", metric: str = "psnr-rgb", method: str = "pchip",
+                provenance: str | None = None, store=None, data_dir=None) -> BDTable:
+    """BD-rate of every published curve of `dataset` and every measured run against the anchor, best
+    first; curves without a number (too little overlap, no such metric) last, with the reason."""
+    from .bdcompare import compare as bd_row
+    from .names import DatasetRef, dataset_or_name, measured_on, resolve_curve
+    from .published import curves_for, to_curve
+    from .references import measured_curve
+
+    (metric,) = check_metrics(metric)
+    st = open_store_if_any(store)
+    try:
+        ds = dataset_or_name(st, dataset, data_dir)
+        anchor_curve = resolve_curve(st, anchor, ds)
+        name = ds.name if isinstance(ds, DatasetRef) else ds
+        curves = [to_curve(pc) for pc in curves_for(name, None, provenance)] if name in _published_datasets() else []
+        if st is not None and isinstance(ds, DatasetRef) and provenance is None:
+            curves += [measured_curve(c) for c in measured_on(st, ds) if not c.random_init]
+    finally:
+        if st is not None:
+            st.close()
+    rows = [bd_row(anchor_curve, c, metric, method) for c in curves if c.name != anchor_curve.name]
+    for r, c in zip(rows, [c for c in curves if c.name != anchor_curve.name]):
+        r["provenance"] = c.provenance.get("provenance", "measured here" if c.kind == "measured" else c.kind)
+        r["year"] = _year(c)
+        r["licence"] = c.provenance.get("licence")
+    rows.sort(key=lambda r: (r["bd_rate"] is None, r["bd_rate"] if r["bd_rate"] is not None else 0.0, r["codec"]))
+    return BDTable(anchor_curve, name, method, "mean", rows)
+
+
+def _published_datasets():
+    from .published import datasets
+
+    return datasets()
+
+
+def _year(curve):
+    import re
+
+    m = re.search(r"\((\d{4})\)$", curve.provenance.get("citation") or "")
+    return int(m.group(1)) if m else None

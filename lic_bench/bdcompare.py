@@ -17,13 +17,14 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
             aggregation: str = "mean") -> dict:
     """One row: BD-rate (%) and BD-quality (dB) of `test` vs `anchor`, or why not computable."""
     row = {
-        "codec": test.name, "test_kind": test.kind, "anchor": anchor.name, "anchor_kind": anchor.kind,
+        "codec": test.name, "label": test.label, "test_kind": test.kind, "anchor": anchor.name, "anchor_kind": anchor.kind,
         "dataset": test.dataset, "metric": metric, "method": method, "aggregation": aggregation,
         "aggregation_label": PER_IMAGE_LABEL if aggregation == "per-image" else AGGREGATION_LABELS.get(aggregation),
         "bd_rate": None, "bd_quality": None, "overlap": None, "points": None, "status": "ok", "warnings": [],
         "anchor_provenance": anchor.provenance, "test_provenance_kind": KINDS[test.kind],
     }
     try:
+        check_same_images(anchor, test)
         if aggregation == "per-image":
             _per_image(anchor, test, metric, method, row)
         else:
@@ -41,6 +42,23 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
     except LicBenchError as e:
         row["status"] = f"not computable: {e}"
     return row
+
+
+def check_same_images(a: Curve, b: Curve) -> None:
+    """Two curves are comparable only on the same images: per-image records must cover the same image
+    names; a curve published as means of a registered dataset needs records of all its images."""
+    from .datasets import registry
+
+    ia = set(a.by_image()) if a.records is not None else None
+    ib = set(b.by_image()) if b.records is not None else None
+    if ia is not None and ib is not None and ia != ib:
+        only = sorted(ia ^ ib)
+        raise LicBenchError(f"{a.name} and {b.name} are on different images ({len(ia)} vs {len(ib)}; e.g. {only[0]} is in one only)")
+    known = registry().get(a.dataset)
+    for mine, other in ((ia, b), (ib, a)):
+        if mine is not None and other.records is None and known is not None and known.count and len(mine) != known.count:
+            raise LicBenchError(f"{other.name} is published as means over the {known.count} images of {a.dataset}; "
+                                f"the other curve has {len(mine)} image(s)")
 
 
 def _per_image(anchor: Curve, test: Curve, metric: str, method: str, row: dict) -> None:

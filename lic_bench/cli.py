@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from .commands import bdrate, complexity, datasets, gate, list_, report, results, run
+from .commands import bdrate, complexity, datasets, gate, list_, references, report, results, run
 from .errors import LicBenchError, OptionError
 
 def _usage_errors(fn):
@@ -39,6 +39,8 @@ app.command("complexity")(_usage_errors(complexity.command))
 app.command("report")(_usage_errors(report.command))
 app.add_typer(gate.baseline_app, name="baseline")
 app.command("gate")(_usage_errors(gate.command))
+app.add_typer(references.app, name="references")
+app.command("leaderboard")(_usage_errors(references.leaderboard_command))
 
 
 def main() -> None:

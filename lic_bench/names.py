@@ -343,10 +343,8 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         return anchors[key]
     if (text, dataset) in reported:
         return reported[(text, dataset)]
-    if text.endswith("@paper"):
-        known = sorted(n for n, d in reported if d == dataset)
-        raise LicBenchError(f"no paper-reported curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
-                            f"known: {', '.join(known) or 'none'}")
+    if "@" in text and not HEX.match(text.rsplit("@", 1)[1]):
+        return published_curve(text, dataset)
     measured_error = None
     if store is not None and isinstance(ds, DatasetRef):
         try:
@@ -368,6 +366,24 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
             known |= {c.name for c in measured_on(store, ds)}
     raise LicBenchError(f"no curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
                         f"known: {', '.join(sorted(known)) or 'none'}" + (f" ({measured_error})" if measured_error and not known else ""))
+
+
+def published_curve(text: str, dataset: str):
+    """A curve of the shipped library of published RD data (lic_bench.published) on `dataset`; a curve
+    published on another dataset is refused, naming both (a BD-rate across datasets is meaningless)."""
+    from . import published
+
+    known = published.datasets()
+    try:
+        pc = published.lookup(text, dataset if dataset in known else None)
+    except LicBenchError as e:
+        if dataset in known or "several datasets" not in str(e):
+            raise
+        raise LicBenchError(f"{text!r} is not published for dataset {dataset!r}: {e}") from None
+    if pc.dataset != dataset:
+        raise LicBenchError(f"{text!r} is published on {pc.dataset} ({known[pc.dataset]}), not on {dataset!r}; "
+                            "curves of different datasets are never compared")
+    return published.to_curve(pc)
 
 
 def dataset_or_name(store, text: str, data_dir=None) -> DatasetRef | str:

@@ -44,7 +44,7 @@ def command(
     elif fmt == "csv":
         emit(to_csv(rows, BD_FIELDS), output)
     else:
-        table = [[r["codec"] + ("" if r["test_kind"] == "measured" else f" ({r['test_kind']})"), r["metric"],
+        table = [[r["label"], r["metric"],
                   fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], " dB"),
                   "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]
         prov = t.anchor.provenance
