@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .color import rgb_to_ycbcr_float
+from .color import CB_SCALE, CR_SCALE, KB, KG, KR
 
 PEAK = 255.0
 #: pytorch-msssim with its default 11-px window and 5 scales needs the smaller side > 160 px.
@@ -24,27 +24,35 @@ def sse_per_channel(original: np.ndarray, reconstruction: np.ndarray) -> tuple[f
     """Sum of squared errors of each of the three channels (float64, exact for uint8 input)."""
     _check_pair(original, reconstruction)
     gram = _error_gram(original, reconstruction)
-    return tuple(float(v) for v in np.diagonal(gram))  # type: ignore[return-value]
+    return tuple(float(v) for v in np.diagonal(gram)[:3])  # type: ignore[return-value]
 
 
 def sse_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
     """SSE of Y, Cb, Cr (BT.709 full range, float, no rounding) between two RGB images."""
     _check_pair(original, reconstruction)
-    # the transform is affine: Ycc(a) − Ycc(b) = L·(a − b), offsets cancel; so the SSE of channel k is
-    # Σ (L e)_k² = (L G Lᵀ)_kk with G = Σ e eᵀ the exact integer Gram matrix of the RGB errors
-    linear = (rgb_to_ycbcr_float(np.eye(3)) - _YCC_OFFSET).T  # column j: the image of a unit error in channel j
+    # The transform is affine, offsets cancel: with e the RGB error, Y = KR·er + KG·eg + KB·eb,
+    # Cb = (b − y)/CB_SCALE = ((KR+KG)·q − KR·p)/CB_SCALE and Cr = ((KG+KB)·p − KB·q)/CR_SCALE for the integer
+    # differences p = er − eg, q = eb − eg (so a grey error has exactly zero chroma). Each SSE is a quadratic
+    # form of the exact integer Gram matrix of (er, eg, eb, p, q): one rounding per term, no per-pixel floats.
     gram = _error_gram(original, reconstruction)
-    return tuple(float(v) for v in np.einsum("ki,ij,kj->k", linear, gram, linear))  # type: ignore[return-value]
-
-
-_YCC_OFFSET = np.array([0.0, 128.0, 128.0])
+    forms = np.array([
+        [KR, KG, KB, 0.0, 0.0],
+        [0.0, 0.0, 0.0, -KR / CB_SCALE, (KR + KG) / CB_SCALE],
+        [0.0, 0.0, 0.0, (KG + KB) / CR_SCALE, -KB / CR_SCALE],
+    ])
+    return tuple(float(v) for v in np.einsum("ki,ij,kj->k", forms, gram, forms))  # type: ignore[return-value]
 
 
 def _error_gram(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Σ over pixels of e·eᵀ, e the RGB error (3×3, float64). Every product and partial sum is an integer
-    below 2⁵³ (65025 · pixels), so the float64 matrix product is exact in any summation order."""
-    err = np.subtract(original, reconstruction, dtype=np.int16).reshape(-1, 3).astype(np.float64)
-    return err.T @ err
+    """Σ over pixels of f·fᵀ for f = (er, eg, eb, er − eg, eb − eg), e the RGB error (5×5, float64). Every
+    product and partial sum is an integer below 2⁵³ (≤ 260100 · pixels), so the float64 matrix product is
+    exact in any summation order."""
+    err = np.subtract(original, reconstruction, dtype=np.int16).reshape(-1, 3)
+    features = np.empty((err.shape[0], 5), np.float64)
+    features[:, :3] = err
+    np.subtract(err[:, 0], err[:, 1], out=features[:, 3])
+    np.subtract(err[:, 2], err[:, 1], out=features[:, 4])
+    return features.T @ features
 
 
 def psnr_from_mse(mse: float, peak: float = PEAK) -> float:
