@@ -30,11 +30,21 @@ def sse_per_channel(original: np.ndarray, reconstruction: np.ndarray) -> tuple[f
 def sse_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
     """SSE of Y, Cb, Cr (BT.709 full range, float, no rounding) between two RGB images."""
     _check_pair(original, reconstruction)
+    return _ycbcr_from_gram(_error_gram(original, reconstruction))
+
+
+def sse_rgb_and_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(sse_per_channel, sse_ycbcr) from one pass over the pixels: what a job needs."""
+    _check_pair(original, reconstruction)
+    gram = _error_gram(original, reconstruction)
+    return tuple(float(v) for v in np.diagonal(gram)[:3]), _ycbcr_from_gram(gram)  # type: ignore[return-value]
+
+
+def _ycbcr_from_gram(gram: np.ndarray) -> tuple[float, float, float]:
     # The transform is affine, offsets cancel: with e the RGB error, Y = KR·er + KG·eg + KB·eb,
     # Cb = (b − y)/CB_SCALE = ((KR+KG)·q − KR·p)/CB_SCALE and Cr = ((KG+KB)·p − KB·q)/CR_SCALE for the integer
     # differences p = er − eg, q = eb − eg (so a grey error has exactly zero chroma). Each SSE is a quadratic
     # form of the exact integer Gram matrix of (er, eg, eb, p, q): one rounding per term, no per-pixel floats.
-    gram = _error_gram(original, reconstruction)
     forms = np.array([
         [KR, KG, KB, 0.0, 0.0],
         [0.0, 0.0, 0.0, -KR / CB_SCALE, (KR + KG) / CB_SCALE],

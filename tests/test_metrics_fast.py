@@ -103,6 +103,7 @@ def _image_pairs():
 def test_sse_rgb_is_bit_identical_to_the_integer_formula():
     for a, b in _image_pairs():
         assert metrics.sse_per_channel(a, b) == _sse_reference(a, b)[0]
+        assert metrics.sse_rgb_and_ycbcr(a, b) == (metrics.sse_per_channel(a, b), metrics.sse_ycbcr(a, b))
 
 
 def _exact_ycbcr_sse(a: np.ndarray, b: np.ndarray) -> list:
