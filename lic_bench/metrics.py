@@ -42,27 +42,24 @@ def sse_rgb_and_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple
 
 def _ycbcr_from_gram(gram: np.ndarray) -> tuple[float, float, float]:
     # The transform is affine, offsets cancel: with e the RGB error, Y = KR·er + KG·eg + KB·eb,
-    # Cb = (b − y)/CB_SCALE = ((KR+KG)·q − KR·p)/CB_SCALE and Cr = ((KG+KB)·p − KB·q)/CR_SCALE for the integer
-    # differences p = er − eg, q = eb − eg (so a grey error has exactly zero chroma). Each SSE is a quadratic
-    # form of the exact integer Gram matrix of (er, eg, eb, p, q): one rounding per term, no per-pixel floats.
-    forms = np.array([
-        [KR, KG, KB, 0.0, 0.0],
-        [0.0, 0.0, 0.0, -KR / CB_SCALE, (KR + KG) / CB_SCALE],
-        [0.0, 0.0, 0.0, (KG + KB) / CR_SCALE, -KB / CR_SCALE],
-    ])
-    return tuple(float(v) for v in np.einsum("ki,ij,kj->k", forms, gram, forms))  # type: ignore[return-value]
+    # Cb = (b − y)/CB_SCALE = ((KR+KG)·q − KR·p)/CB_SCALE and Cr = ((KG+KB)·p − KB·q)/CR_SCALE with the integer
+    # differences p = er − eg, q = eb − eg (a grey error has exactly zero chroma). Each SSE is then a quadratic
+    # form of exact integer sums (those of p and q follow from the RGB Gram matrix in integer arithmetic).
+    g = [[int(v) for v in row] for row in gram]
+    pp = g[0][0] - 2 * g[0][1] + g[1][1]
+    qq = g[2][2] - 2 * g[1][2] + g[1][1]
+    pq = g[0][2] - g[0][1] - g[1][2] + g[1][1]
+    luma = np.array([KR, KG, KB])
+    cb = np.array([-KR / CB_SCALE, (KR + KG) / CB_SCALE])
+    cr = np.array([(KG + KB) / CR_SCALE, -KB / CR_SCALE])
+    chroma_gram = np.array([[pp, pq], [pq, qq]], dtype=np.float64)
+    return (float(luma @ gram.astype(np.float64) @ luma), float(cb @ chroma_gram @ cb), float(cr @ chroma_gram @ cr))
 
 
 def _error_gram(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Σ over pixels of f·fᵀ for f = (er, eg, eb, er − eg, eb − eg), e the RGB error (5×5, float64). Every
-    product and partial sum is an integer below 2⁵³ (≤ 260100 · pixels), so the float64 matrix product is
-    exact in any summation order."""
-    err = np.subtract(original, reconstruction, dtype=np.int16).reshape(-1, 3)
-    features = np.empty((err.shape[0], 5), np.float64)
-    features[:, :3] = err
-    np.subtract(err[:, 0], err[:, 1], out=features[:, 3])
-    np.subtract(err[:, 2], err[:, 1], out=features[:, 4])
-    return features.T @ features
+    """Σ over pixels of e·eᵀ, e the RGB error: 3×3 exact int64 (each entry ≤ 65025 · pixels)."""
+    err = np.subtract(original, reconstruction, dtype=np.int64).reshape(-1, 3)
+    return err.T @ err
 
 
 def psnr_from_mse(mse: float, peak: float = PEAK) -> float:
