@@ -158,18 +158,23 @@ def _scale_means(x, y, last: bool, strip_rows: int):
     c1 = (MSSSIM_K[0] * PEAK) ** 2
     c2 = (MSSSIM_K[1] * PEAK) ** 2
     maps = torch.empty(3, h - k, w - k, dtype=torch.float32, device=x.device)
-    zero = torch.zeros(1, 1, w, 1, dtype=torch.float32, device=x.device)
     for top in range(0, h - k, strip_rows):
         rows = min(strip_rows, h - k - top)
-        xs, ys = x[top:top + rows + k].unsqueeze(0), y[top:top + rows + k].unsqueeze(0)
-        planes = torch.cat([xs, ys, xs * xs, ys * ys, xs * ys, zero.expand(1, rows + k, w, 1)], dim=-1)
+        xs, ys = x[top:top + rows + k], y[top:top + rows + k]
+        planes = torch.empty(1, rows + k, w, _PLANES, dtype=torch.float32, device=x.device)
+        planes[0, ..., 0:3], planes[0, ..., 3:6] = xs, ys
+        torch.mul(planes[..., 0:6], planes[..., 0:6], out=planes[..., 6:12])  # x², y²
+        torch.mul(xs, ys, out=planes[0, ..., 12:15])
+        planes[..., 15] = 0
         blurred = F.conv2d(F.conv2d(planes.permute(0, 3, 1, 2), vertical, groups=_PLANES), horizontal, groups=_PLANES)
         b = blurred[0].permute(1, 2, 0)  # rows × W' × 16, a view
-        mu1, mu2 = b[..., 0:3], b[..., 3:6]
-        mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-        cs = (2 * (b[..., 12:15] - mu1_mu2) + c2) / ((b[..., 6:9] - mu1_sq) + (b[..., 9:12] - mu2_sq) + c2)
+        mu_sq = b[..., 0:6] * b[..., 0:6]  # mu1² | mu2²
+        sigma_sq = b[..., 6:12] - mu_sq  # sigma1² | sigma2²
+        mu1_mu2 = b[..., 0:3] * b[..., 3:6]
+        cs = (b[..., 12:15] - mu1_mu2).mul_(2).add_(c2)
+        cs.div_((sigma_sq[..., 0:3] + sigma_sq[..., 3:6]).add_(c2))
         if last:
-            cs = ((2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)) * cs
+            cs.mul_((2 * mu1_mu2 + c1) / (mu_sq[..., 0:3] + mu_sq[..., 3:6] + c1))
         maps[:, top:top + rows].copy_(cs.permute(2, 0, 1))
     return maps.view(3, -1).mean(-1)  # channel-major and contiguous: pytorch-msssim's summation order
 
