@@ -37,7 +37,7 @@ def test_dask_malloc_setting_is_undone_in_workers():
     env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536")  # what Dask's nanny sets for its workers
     before, restored, after = _probe(env)
     assert restored == "True"
-    assert int(before) > 50_000  # every 4 MB temporary is a fresh mmap: ~1000 faults each
+    assert int(before) > 10_000  # every 4 MB temporary is a fresh mmap whose pages fault in again
     assert int(after) < int(before) / 20
 
 
