@@ -120,17 +120,17 @@ def _exact_ycbcr_sse(a: np.ndarray, b: np.ndarray) -> list:
     return [float(v) for v in sums]
 
 
-def test_sse_ycbcr_is_exact_and_agrees_with_the_per_pixel_formula():
+def test_sse_ycbcr_is_the_stored_per_pixel_formula_and_close_to_exact():
+    """Bit-identical to the per-pixel float64 formula stored records were made with; within 1e-12 of the
+    exact rational value of color.py's definition."""
     rng = np.random.default_rng(5)
     a = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
     pairs = [(a, np.clip(a.astype(int) + rng.integers(-3, 4, a.shape), 0, 255).astype(np.uint8)),
              (a, 255 - a), (np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)), (a, a)]
-    for x, y in pairs:
-        got = metrics.sse_ycbcr(x, y)
-        assert got == pytest.approx(_exact_ycbcr_sse(x, y), rel=1e-14, abs=1e-20)
-    for x, y in _image_pairs():  # the previous per-pixel float64 formula rounds each pixel: same to 1e-12
+    for x, y in [*pairs, *_image_pairs()]:
         got, scale = metrics.sse_ycbcr(x, y), sum(metrics.sse_per_channel(x, y))
-        assert got == pytest.approx(_sse_reference(x, y)[1], rel=1e-12, abs=1e-14 * scale)
+        assert got == _sse_reference(x, y)[1]
+        assert got == pytest.approx(_exact_ycbcr_sse(x, y), rel=1e-12, abs=1e-14 * scale + 1e-20)
 
 
 def test_sse_has_no_overflow_on_a_large_worst_case():
