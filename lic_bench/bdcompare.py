@@ -31,8 +31,9 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
             ar, aq, an = anchor.rd(metric, aggregation)
             tr, tq, tn = test.rd(metric, aggregation)
             row["warnings"] += an + tn + anchor.warnings + test.warnings
+            aq, tq = oriented(metric, aq), oriented(metric, tq)
             r = bd_rate(ar, aq, tr, tq, method)
-            q = bd_quality(ar, aq, tr, tq, method)
+            q = oriented_delta(metric, bd_quality(ar, aq, tr, tq, method))
             row.update(points=f"{r.n_anchor}/{r.n_test}", overlap=r.overlap)
             row["warnings"] += r.warnings
             if not r.ok:
@@ -42,6 +43,23 @@ def compare(anchor: Curve, test: Curve, metric: str = "psnr-rgb", method: str = 
     except LicBenchError as e:
         row["status"] = f"not computable: {e}"
     return row
+
+
+def oriented(metric: str, qualities: list[float]) -> list[float]:
+    """Qualities on an axis where higher is better (BD-rate integrates rising curves): a lower-is-better
+    metric (Butteraugli, LPIPS, DISTS, FLIP) is negated."""
+    from .record import metric as table_entry
+
+    return list(qualities) if table_entry(metric).higher_is_better else [-x for x in qualities]
+
+
+def oriented_delta(metric: str, result):
+    """A BD-quality computed on the oriented axis, back in the metric's own units (test − anchor)."""
+    from .record import metric as table_entry
+
+    if not table_entry(metric).higher_is_better and result.ok:
+        result.value = -result.value
+    return result
 
 
 def check_same_images(a: Curve, b: Curve) -> None:
@@ -72,8 +90,9 @@ def _per_image(anchor: Curve, test: Curve, metric: str, method: str, row: dict) 
     for img in common:
         pa = [p for p in aggregate(a_imgs[img]) if p.n_images]
         pt = [p for p in aggregate(t_imgs[img]) if p.n_images]
-        r = bd_rate([p.bpp for p in pa], [p.quality(metric) for p in pa], [p.bpp for p in pt], [p.quality(metric) for p in pt], method)
-        q = bd_quality([p.bpp for p in pa], [p.quality(metric) for p in pa], [p.bpp for p in pt], [p.quality(metric) for p in pt], method)
+        qa, qt = oriented(metric, [p.quality(metric) for p in pa]), oriented(metric, [p.quality(metric) for p in pt])
+        r = bd_rate([p.bpp for p in pa], qa, [p.bpp for p in pt], qt, method)
+        q = oriented_delta(metric, bd_quality([p.bpp for p in pa], qa, [p.bpp for p in pt], qt, method))
         if r.ok:
             rates.append(r.value)
             overlaps.append(r.overlap)

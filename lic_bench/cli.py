@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from .commands import bdrate, complexity, datasets, gate, list_, references, report, results, run
+from .commands import bdrate, complexity, datasets, gate, list_, metrics, references, report, results, run
 from .errors import LicBenchError, OptionError
 
 def _usage_errors(fn):
@@ -41,6 +41,8 @@ app.add_typer(gate.baseline_app, name="baseline")
 app.command("gate")(_usage_errors(gate.command))
 app.add_typer(references.app, name="references")
 app.command("leaderboard")(_usage_errors(references.leaderboard_command))
+app.add_typer(metrics.app, name="metrics")
+app.command("score")(_usage_errors(metrics.score_command))
 
 
 def main() -> None:

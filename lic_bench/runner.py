@@ -89,7 +89,8 @@ def _worker_codec(spec_dict: dict, options: dict):
     return _WORKER_CODECS[key]
 
 
-def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str):
+def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str, pixel_metrics=(),
+            metric_options: dict | None = None):
     """Evaluate one job from picklable arguments (runs in a worker or in-process)."""
     import os
 
@@ -111,7 +112,8 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         return failed_record(op, pixel_sha256, str(e))
     if img.sha256 != pixel_sha256:
         return failed_record(op, pixel_sha256, f"{path}: file changed during the run")
-    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256)
+    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256,
+                   pixel_metrics=pixel_metrics, metric_options=metric_options)
     rec.flags = img.flags + rec.flags
     return rec
 
@@ -141,7 +143,7 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
 def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operating_points=None, jobs: int = 1,
             adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True,
             executor: str = "local", scheduler: str | None = None, retries: int = 2,
-            job_timeout: float | None = None) -> RunSummary:
+            job_timeout: float | None = None, pixel_metrics=(), metric_options: dict | None = None) -> RunSummary:
     """adapter_options: spec name -> options that do not change the output (paths, devices)."""
     options = adapter_options or {}
     for pc in prepared:
@@ -168,7 +170,8 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
         else:
             summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
 
-    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
+    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path),  # noqa: E731
+                      j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
     bar = _Progress(len(todo), enabled=progress and bool(todo))
     remaining = {id(j): j for j in todo}
     if executor == "local" and jobs <= 1:

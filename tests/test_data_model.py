@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import lic_bench
 from conftest import KODAK, requires_kodak, sample_photo
 from lic_bench.cli import app
+from lic_bench import store as store_module
 from lic_bench.errors import LicBenchError
 
 runner = CliRunner()
@@ -260,7 +261,7 @@ def test_a_store_written_by_the_previous_release_opens_and_reads(tmp_path):
     rows = json.loads(ok("results", "-d", "imgs", "--store", store, "-f", "json"))
     assert {r["codec"] for r in rows} == {"webp", "jpeg:subsampling=444"} and len(rows) == 4
     db = sqlite3.connect(store)
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(store_module.SCHEMA_VERSION)
     assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == before
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # the imported curve and the folder still resolve; a new run of the same spec is cached

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..record import QUALITY_METRICS
+from ..record import METRICS, QUALITY_METRICS
 from ._options import CodecsOpt, DataDirOpt, DatasetOpt, FormatOpt, OutputOpt, StoreOpt, check_format, emit
 
 METRIC_HELP = "|".join(QUALITY_METRICS) + " (the metric table; comma-separated for several)"
@@ -45,7 +45,7 @@ def command(
         emit(to_csv(rows, BD_FIELDS), output)
     else:
         table = [[r["label"], r["metric"],
-                  fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], " dB"),
+                  fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], f" {METRICS[r['metric']].unit}".rstrip()),
                   "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]
         prov = t.anchor.provenance
         caption = (f"anchor: {t.anchor.label}; {prov.get('encoder') or prov.get('citation') or prov.get('spec_digest') or ''}\n"
