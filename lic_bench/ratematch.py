@@ -101,7 +101,7 @@ def search(measure: Callable[[float], float], knob: Knob, target: float, rule: s
     last_width = None
     while len(trail) < max_encodes:
         fa, fb = seen[float(a)], seen[float(b)]
-        if fa == target and rule != "not-below":
+        if (fa if rule != "not-below" else fb) == target:  # exactly on target: nothing can beat it
             break
         if knob.integer:
             if abs(b - a) <= 1:
