@@ -171,3 +171,12 @@ def test_bad_operating_points_refused():
         prepare(resolve_spec("jxl")).codec.check_operating_point(30)
     with pytest.raises(LicBenchError, match="0..99"):
         prepare(resolve_spec("avif-444")).codec.check_operating_point(100)
+
+
+def test_heic_psy_switch_reaches_x265():
+    """libheif forces psy-rd/psy-rdoq/aq-mode on; the adapter's x265: overrides must really change the stream."""
+    pc = prepared("heic")
+    image = sample_image()
+    with_psy = prepare(resolve_spec("heic:psy=true"))
+    assert with_psy.digest != pc.digest
+    assert with_psy.codec.encode(image, 30) != pc.codec.encode(image, 30)

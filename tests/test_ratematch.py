@@ -55,8 +55,8 @@ def test_integer_knob_finds_the_exact_setting(rule, target):
         assert match.reached >= target
 
 
-def test_step_rate_function_like_heic():
-    """libheif maps quality to an integer QP: plateaus of equal rate must not break the search."""
+def test_step_rate_function():
+    """A knob mapped onto a coarser internal scale (here an integer QP): plateaus must not break the search."""
 
     def rate(q):
         qp = round(51 * (100 - q) / 100)

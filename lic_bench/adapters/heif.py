@@ -35,8 +35,10 @@ def import_pillow_heif():
 class HEIC(Codec):
     """HEVC intra via x265 (libheif); 4:4:4 by default like BPG; operating point = libheif quality 0..100.
 
-    libheif maps quality to one x265 QP (about QP = 51·(100 − q)/100), so neighbouring qualities can give
-    the same bytes: the rate is a monotone step function of the quality.
+    libheif runs x265 in constant-rate-factor mode with CRF = (100 − quality) / 2, and after the preset
+    and tune it forces psy-rd 1, psy-rdoq 1 and aq-mode 1 (psychovisual tuning that costs PSNR). By
+    default this adapter turns those three off again (``psy=false``: an HM/BPG-like, PSNR-oriented
+    encoder; on 4 Kodak images about +0.6 dB at equal rate); ``psy=true`` keeps libheif's settings.
     """
 
     default_operating_points = (10, 15, 20, 25, 30, 35, 40, 45)
@@ -47,6 +49,7 @@ class HEIC(Codec):
         "tune": Param("psnr", "x265 tune; libheif's default is ssim (adaptive quantisation on), "
                               "psnr turns it off as BPG/HM do", choices=("psnr", "ssim", "grain", "fastdecode")),
         "tu_intra_depth": Param(2, "x265 --tu-intra-depth (libheif's default: 2)", choices=(1, 2, 3, 4)),
+        "psy": Param(False, "keep libheif's forced x265 psy-rd 1, psy-rdoq 1, aq-mode 1 (false: all 0, PSNR-oriented)"),
     }
 
     def check_operating_point(self, op: float) -> None:
@@ -69,12 +72,18 @@ class HEIC(Codec):
         buf = io.BytesIO()
         heif_file.save(
             buf, format="HEIF", quality=int(op), chroma=int(self.p["chroma"]), tile_size=0,
-            enc_params={"preset": self.p["preset"], "tune": self.p["tune"],
-                        "tu-intra-depth": str(self.p["tu_intra_depth"])},
+            enc_params=self.x265_params(),
             # the nclx box libheif converts with; written explicitly so a pillow-heif default change cannot move it
             color_primaries=1, transfer_characteristics=13, matrix_coefficients=6, full_range_flag=1,
         )
         return buf.getvalue()
+
+    def x265_params(self) -> dict[str, str]:
+        """libheif encoder parameters; ``x265:``-prefixed ones are applied after libheif's own settings."""
+        params = {"preset": self.p["preset"], "tune": self.p["tune"], "tu-intra-depth": str(self.p["tu_intra_depth"])}
+        if not self.p["psy"]:
+            params.update({"x265:psy-rd": "0", "x265:psy-rdoq": "0", "x265:aq-mode": "0"})
+        return params
 
     def decode(self, data: bytes) -> np.ndarray:
         heif = import_pillow_heif()
