@@ -39,6 +39,8 @@ class HEIC(Codec):
     and tune it forces psy-rd 1, psy-rdoq 1 and aq-mode 1 (psychovisual tuning that costs PSNR). By
     default this adapter turns those three off again (``psy=false``: an HM/BPG-like, PSNR-oriented
     encoder; on 4 Kodak images about +0.6 dB at equal rate); ``psy=true`` keeps libheif's settings.
+    Measured with pillow-heif 1.8.1: quality 2k−1 and 2k give the same bytes, and one step of 2 changes
+    the rate by ~13 %, so rate matching a HEIC lands up to that far below a bpp target.
     """
 
     default_operating_points = (10, 15, 20, 25, 30, 35, 40, 45)

@@ -83,7 +83,7 @@ class AVIFImagecodecs(Codec):
     file's nclx), and back on decoding.
     """
 
-    default_operating_points = (20, 30, 40, 50, 60, 70, 80)
+    default_operating_points = (10, 20, 30, 40, 50, 60, 70, 80)
     quality_knob = Knob(0, 99, integer=True, increasing=True)
     params = {
         "pixelformat": Param("444", "chroma subsampling", choices=("444", "422", "420")),
