@@ -48,7 +48,7 @@ class JPEGXL(Codec):
     """
 
     operating_point_name = "distance"
-    default_operating_points = (12.0, 8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0)
+    default_operating_points = (25.0, 16.0, 12.0, 8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0)
     #: libjxl accepts distances up to 25; larger = fewer bits
     quality_knob = Knob(0.1, 25.0, integer=False, increasing=False, resolution=0.001)
     params = {
