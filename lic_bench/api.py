@@ -53,9 +53,12 @@ def runtime_options_for(spec, runtime: dict) -> dict:
 def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs: int = 1, store=None,
         runtime: dict | None = None, model_class: str | None = None, keep_bitstreams: bool = True,
         progress: bool = False, executor: str = "local", scheduler: str | None = None, retries: int = 2,
-        job_timeout: float | None = None, profile: bool = False, on_profile=None, metrics=None) -> RunResult:
+        job_timeout: float | None = None, profile: bool = False, on_profile=None, metrics=None,
+        target: str | None = None) -> RunResult:
     """Evaluate codecs on a dataset; finished results are cached, failures recorded.
 
+    target: "bpp" or "psnr": the qualities are per-image targets, each met by searching the codec's
+    quality knob (the search is recorded and cached like any job; see lic_bench.ratematch).
     metrics: pixel metrics of the table to compute too (e.g. "ssimulacra2,flip"); PSNR and MS-SSIM are
     always measured. Records already in the store gain the missing ones from their stored bitstreams."""
     from .datasets import locate
@@ -72,6 +75,12 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
     specs = [resolve_spec(c) for c in (_split(codecs) or [])]
     if model_class:
         specs.append(custom_model_spec(model_class))
+    if target:
+        from .specs import with_target
+
+        specs = [with_target(s, target) for s in specs]
+        if not qualities:
+            raise OptionError(f"-q {target}=…: give the targets, e.g. -q {target}=0.12,0.25,0.5")
     if not specs:
         raise LicBenchError("--codecs: give at least one codec (or --model-class)")
     ds = locate(dataset, data_dir)
@@ -348,8 +357,10 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
     finally:
         if st is not None:
             st.close()
+    from .bdcompare import matched_deltas
+
     row = bd_row(ref, mine, metric, method)
-    row.update(test_label=mine.label, reference_label=ref.label)
+    row.update(test_label=mine.label, reference_label=ref.label, matched=matched_deltas(ref, mine, metric))
     return row
 
 

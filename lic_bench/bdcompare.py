@@ -62,6 +62,37 @@ def oriented_delta(metric: str, result):
     return result
 
 
+def matched_deltas(reference: Curve, test: Curve, metric: str) -> list[dict] | None:
+    """Quality differences at matched rates, per image: for two curves rate-matched to the same targets
+    (run -q bpp=…), test − reference of `metric` on each image at each target, with its spread.
+    None when the curves are not both rate-matched to the same kind of target."""
+    import statistics
+
+    from .record import METRICS
+
+    kinds = {(c.provenance.get("target") or {}).get("kind") for c in (reference, test)}
+    if len(kinds) != 1 or None in kinds or reference.records is None or test.records is None:
+        return None
+    ref = {(r.op, r.image): r for r in reference.records if r.ok}
+    by_op: dict[float, list[tuple[str, float, float]]] = {}
+    for r in test.records:
+        b = ref.get((r.op, r.image))
+        if r.ok and b is not None:
+            dq = METRICS[metric].per_image(r) - METRICS[metric].per_image(b)
+            db = METRICS["bpp"].per_image(r) - METRICS["bpp"].per_image(b)
+            by_op.setdefault(r.op, []).append((r.image, dq, db))
+    kind = next(iter(kinds))
+    out = []
+    for op, vals in sorted(by_op.items()):
+        dq = [v[1] for v in vals]
+        q = statistics.quantiles(dq, n=4) if len(dq) > 1 else [dq[0]] * 3
+        out.append({"target": op, "kind": kind, "images": len(vals),
+                    "mean": sum(dq) / len(dq), "median": statistics.median(dq), "q1": q[0], "q3": q[2],
+                    "better": sum(1 for x in dq if (x > 0) == METRICS[metric].higher_is_better and x != 0),
+                    "max_abs_bpp_gap": max(abs(v[2]) for v in vals)})
+    return out
+
+
 def check_same_images(a: Curve, b: Curve) -> None:
     """Two curves are comparable only on the same images: per-image records must cover the same image
     names; a curve published as means of a registered dataset needs records of all its images."""

@@ -155,7 +155,7 @@ class _Stored:
 
 
 def _identity_key(identity: dict) -> str:
-    return json.dumps({k: identity.get(k) for k in ("adapter", "params", "color")}, sort_keys=True, default=str)
+    return json.dumps({k: identity.get(k) for k in ("adapter", "params", "color", "target")}, sort_keys=True, default=str)
 
 
 def _stored(store, digest: str, ds: DatasetRef) -> _Stored | None:
@@ -180,7 +180,7 @@ def _wanted_identity(spec) -> tuple[dict, dict] | None:
     except LicBenchError:
         return None
     color = (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None
-    return {"adapter": spec.adapter, "params": params, "color": color}, facts
+    return {"adapter": spec.adapter, "params": params, "color": color, "target": spec.target}, facts
 
 
 def _merge(a, b):

@@ -39,6 +39,11 @@ def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
         "color": (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None,
     }
     identity["builtin"] = spec.adapter in BUILTIN_ADAPTERS
+    if spec.target:  # rate-matched: other results (targets, searched settings), so another identity
+        if cls.quality_knob is None:
+            raise LicBenchError(f"{spec.name}: this codec has no monotone quality knob (a learned model's fixed-λ "
+                                "checkpoints are its operating points); it cannot be matched to a target")
+        identity["target"] = dict(spec.target)
     return PreparedCodec(spec, spec_digest(identity), identity, codec)
 
 
@@ -112,8 +117,25 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         return failed_record(op, pixel_sha256, str(e))
     if img.sha256 != pixel_sha256:
         return failed_record(op, pixel_sha256, f"{path}: file changed during the run")
-    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256,
-                   pixel_metrics=pixel_metrics, metric_options=metric_options)
+    target = spec_dict.get("target")
+    if target:  # search the knob for this image, then evaluate the chosen setting as a normal job
+        from .ratematch import match_operating_point
+
+        try:
+            m = match_operating_point(codec, img.pixels, target["kind"], op, target["rule"], color_policy=spec_dict.get("color"))
+        except Exception as e:  # noqa: BLE001 - recorded like any job failure
+            return failed_record(op, pixel_sha256, f"rate matching: {e}")
+        rec = evaluate(codec, img.pixels, m.setting, spec_dict.get("color"), image_sha256=img.sha256,
+                       pixel_metrics=pixel_metrics, metric_options=metric_options)
+        rec.op = float(op)
+        rec.extra = {**rec.extra, "rate_match": {"kind": m.kind, "target": m.target, "rule": m.rule, "setting": m.setting,
+                                                 "reached": m.reached, "n_encodes": m.n_encodes, "tolerance": m.tolerance,
+                                                 "within_tolerance": m.within_tolerance, "feasible": m.feasible}}
+        if not m.feasible:
+            rec.flags.append(f"target-out-of-reach:{m.kind}={op:g}")
+    else:
+        rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256,
+                       pixel_metrics=pixel_metrics, metric_options=metric_options)
     rec.flags = img.flags + rec.flags
     return rec
 
@@ -126,7 +148,11 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
         if not ops:
             raise LicBenchError(f"codec {pc.spec.name!r} has no default operating points; pass -q/--qualities")
         for op in ops:
-            pc.codec.check_operating_point(float(op))
+            if pc.spec.target:
+                if not (float(op) > 0 and float(op) < float("inf")):
+                    raise LicBenchError(f"{pc.spec.name}: target {pc.spec.target['kind']}={op}: give positive numbers")
+            else:
+                pc.codec.check_operating_point(float(op))
         done = store.done_keys(METRIC_VERSION, pc.digest)
         for op in ops:
             for im in images:

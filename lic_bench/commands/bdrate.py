@@ -80,3 +80,7 @@ def compare_command(
     typer.echo(f"{row['test_label']} vs {row['reference_label']} on {row['dataset']} ({row['metric']}, {method}): "
                f"BD-rate {fmt_value(row['bd_rate'], ' %')}, Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
+    for m in row.get("matched") or []:
+        typer.echo(f"  at {m['kind']} = {m['target']:g} ({m['images']} images): Δ{row['metric']} mean {m['mean']:+.3f}, "
+                   f"median {m['median']:+.3f} (IQR {m['q1']:+.3f} … {m['q3']:+.3f}); better on {m['better']} of {m['images']}; "
+                   f"largest bpp gap {m['max_abs_bpp_gap']:.4f}")
