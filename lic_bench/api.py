@@ -161,9 +161,12 @@ def _add_metrics(st, cr, codec, names: list[str], options: dict, ds, out: Metric
     return out
 
 
-def metrics_add(metrics, dataset: str, codecs=None, store=None, data_dir=None, runtime: dict | None = None) -> MetricsAdded:
+def metrics_add(metrics, dataset: str, codecs=None, store=None, data_dir=None, runtime: dict | None = None,
+                images=None) -> MetricsAdded:
     """Add pixel metrics to finished results without re-encoding: every stored bitstream is decoded
-    again through the harness's own path and scored."""
+    again through the harness's own path and scored. A shipped anchor named in `codecs` (vtm-12.1) is
+    scored from its shipped bitstreams, decoded by the user's VTM (runtime vtm_dir); `images` limits
+    an anchor to some images (a spot check)."""
     from .measure import check_available, parse_metrics
     from .names import measured, measured_on, resolve_dataset
     from .runner import prepare
@@ -176,14 +179,51 @@ def metrics_add(metrics, dataset: str, codecs=None, store=None, data_dir=None, r
     options = metric_options_from(runtime)
     check_available(names, **options)
     out = MetricsAdded()
+    from .references import shipped_anchors
+
+    names_given = _split(codecs) or []
+    anchors = [n for n in names_given if (n.removesuffix("@shipped"), dataset) in shipped_anchors()]
     with Store(store) as st:
+        for name in anchors:  # a shipped anchor: from its shipped bitstreams, decoded by the user's VTM
+            _add_anchor_metrics(st, name.removesuffix("@shipped"), dataset, names, options, runtime, data_dir, out, images)
+        measured_names = [n for n in names_given if n not in anchors]
+        if codecs and not measured_names:
+            return out
         ds = resolve_dataset(st, dataset, data_dir)
-        crs = [measured(st, c, ds) for c in _split(codecs)] if codecs else measured_on(st, ds)
+        crs = [measured(st, c, ds) for c in measured_names] if measured_names else measured_on(st, ds)
         for cr in crs:
             spec = CodecSpec.from_dict(cr.spec)
             codec = prepare(spec, **runtime_options_for(spec, runtime)).codec
             _add_metrics(st, cr, codec, names, options, ds, out)
     return out
+
+
+def anchor_metric_key(name: str) -> str:
+    """Where pixel-metric values of a shipped anchor live in the store (its records have no spec digest)."""
+    return f"anchor:{name}"
+
+
+def _add_anchor_metrics(st, name, dataset, names, options, runtime, data_dir, out: MetricsAdded, images=None) -> None:
+    from . import METRIC_VERSION
+    from .anchors import decoded_records
+    from .datasets import locate
+    from .measure import compute
+    from .record import Record
+
+    have = st.metric_rows(METRIC_VERSION, anchor_metric_key(name))
+    folder = locate(dataset, data_dir).folder
+    for raw, original, rgb, problem in decoded_records(name, dataset, runtime.get("vtm_dir"), folder, images=images):
+        key = (raw["op"], f"image:{raw['image']}")
+        todo = [n for n in names if n not in {m for m, _, _ in have.get(key, [])}]
+        if not todo:
+            out.already += 1
+            continue
+        if problem:
+            out.problems.append((name, raw["op"], raw["image"], problem))
+            continue
+        values, ids = compute(todo, original, rgb, **options)
+        st.put_metric_values(anchor_metric_key(name), Record(op=raw["op"], pixel_sha256=key[1], metrics=values, metric_ids=ids))
+        out.added += 1
 
 
 def score(metrics, reference, distorted, **options) -> dict[str, float]:

@@ -340,7 +340,7 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         if key not in anchors:
             raise LicBenchError(f"no shipped anchor {key[0]!r} for dataset {dataset!r}; shipped: "
                                 f"{', '.join(sorted(n for n, d in anchors if d == dataset)) or 'none'}")
-        return anchors[key]
+        return with_stored_metrics(store, anchors[key])
     if (text, dataset) in reported:
         return reported[(text, dataset)]
     if "@" in text and not HEX.match(text.rsplit("@", 1)[1]):
@@ -358,7 +358,7 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         if row:
             return Curve(text, dataset, row["kind"], json.loads(row["provenance"]), points=json.loads(row["points"]))
     if (text, dataset) in anchors:
-        return anchors[(text, dataset)]
+        return with_stored_metrics(store, anchors[(text, dataset)])
     known = {n for n, d in [*reported, *anchors] if d == dataset}
     if store is not None:
         known |= {r["name"] for r in store.curves_for(dataset)}
@@ -366,6 +366,21 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
             known |= {c.name for c in measured_on(store, ds)}
     raise LicBenchError(f"no curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
                         f"known: {', '.join(sorted(known)) or 'none'}" + (f" ({measured_error})" if measured_error and not known else ""))
+
+
+def with_stored_metrics(store, curve):
+    """A shipped anchor with the pixel metrics `metrics add` computed from its bitstreams (if any)."""
+    from .api import anchor_metric_key
+    from .measure import choose
+
+    if store is None or curve.records is None:
+        return curve
+    rows = store.metric_rows(METRIC_VERSION, anchor_metric_key(curve.name))
+    if rows:
+        for r in curve.records:
+            if (r.op, f"image:{r.image}") in rows:
+                r.metrics, r.metric_ids = choose(rows[(r.op, f"image:{r.image}")])
+    return curve
 
 
 def published_curve(text: str, dataset: str):

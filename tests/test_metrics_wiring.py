@@ -132,3 +132,42 @@ def test_rate_matched_run_meets_targets_per_image_and_is_cached(small_dataset):
 def test_codecs_without_a_knob_say_so():
     r = runner.invoke(app, ["run", "--codecs", "tcm-small", "-d", "sample", "-q", "bpp=0.25"])
     assert r.exit_code != 0 and "no monotone quality knob" in str(r.exception)
+
+
+# ---------------------------------------------------------------- the shipped anchor gains metrics from its bitstreams
+
+def test_metrics_add_on_the_shipped_anchor_equals_scoring_its_decoded_bitstreams_by_hand(tmp_path):
+    """FFmpeg's VVC decoder (PyAV) behind VTM's command line stands in for the user's VTM."""
+    import stat
+    import sys
+
+    from conftest import KODAK
+    from test_anchors import FFMPEG_VVC_DECODER
+    av = pytest.importorskip("av")
+    if "vvc" not in av.codecs_available or not (KODAK / "kodim01.png").is_file():
+        pytest.skip("needs PyAV with VVC and ../shared/datasets/kodak")
+    root = tmp_path / "vvc"
+    (root / "bin").mkdir(parents=True)
+    (root / "cfg").mkdir()
+    (root / "cfg" / "encoder_intra_vtm.cfg").write_text("# decode-only\n")
+    for tool, text in (("DecoderAppStatic", FFMPEG_VVC_DECODER), ("EncoderAppStatic", "sys.exit(1)\n")):
+        p = root / "bin" / tool
+        p.write_text(f"#!{sys.executable}\nimport sys\n" + text)
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    out = ok("metrics", "add", "ssimulacra2", "-d", "kodak", "--data-dir", KODAK, "--codecs", "vtm-12.1",
+             "--vtm-dir", root, "--images", "kodim01")
+    assert "6 record(s) scored" in out
+    from lic_bench.anchors import anchor_bitstream
+    from lic_bench.names import resolve_curve
+    from lic_bench.store import Store
+    with Store(readonly=True) as st:
+        curve = resolve_curve(st, "vtm-12.1", "kodak")
+    got = {r.op: r.metrics["ssimulacra2"] for r in curve.records if r.image == "kodim01"}
+    (tmp_path / "q47.bin").write_bytes(anchor_bitstream("vtm-12.1", "kodim01", 47))
+    yuv = tmp_path / "q47.yuv"
+    import subprocess
+    subprocess.run([str(root / "bin" / "DecoderAppStatic"), "-b", str(tmp_path / "q47.bin"), "-o", str(yuv), "-d", "8"], check=True)
+    from lic_bench import color
+    ycc = np.fromfile(yuv, np.uint8).reshape(3, 512, 768).transpose(1, 2, 0)
+    by_hand = lic_bench.score("ssimulacra2", KODAK / "kodim01.png", color.ycbcr_to_rgb_u8(ycc, "bt709-8bit"))["ssimulacra2"]
+    assert sorted(got) == [22, 27, 32, 37, 42, 47] and got[47] == by_hand

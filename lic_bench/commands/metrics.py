@@ -23,6 +23,7 @@ def add_command(
     metric_weights_dir: Optional[Path] = typer.Option(None, "--metric-weights-dir", help="LPIPS/DISTS weight files"),
     butteraugli: Optional[Path] = typer.Option(None, "--butteraugli", help="libjxl butteraugli_main"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="learned codecs' checkpoints (to build their decoder)"),
+    images: Optional[str] = typer.Option(None, "--images", help="shipped anchors: only these images (a spot check)"),
     data_dir: Optional[Path] = DataDirOpt,
     store: Optional[Path] = StoreOpt,
 ):
@@ -31,7 +32,7 @@ def add_command(
 
     runtime = {"device": device, "vtm_dir": vtm_dir, "metric_weights_dir": metric_weights_dir, "butteraugli": butteraugli,
                "weights_dir": weights_dir}
-    out = api.metrics_add(metrics, dataset, codecs, store, data_dir, runtime)
+    out = api.metrics_add(metrics, dataset, codecs, store, data_dir, runtime, images.split(",") if images else None)
     typer.echo(f"{out.added} record(s) scored, {out.already} already had them, {len(out.problems)} not possible")
     for codec, op, image, why in out.problems[:20]:
         typer.echo(f"  {codec} q={op:g} {image}: {why}", err=True)
