@@ -104,7 +104,20 @@ def ms_ssim(original: np.ndarray, reconstruction: np.ndarray, device: str = "cpu
     h, w = original.shape[:2]
     if min(h, w) < MSSSIM_MIN_SIDE:
         return MsSsim(math.nan, f"smaller side {min(h, w)} px <= 160 px: MS-SSIM needs > 160 px")
-    return MsSsim(_ms_ssim(original, reconstruction, device))
+    if not str(device).startswith("cpu"):
+        return MsSsim(_ms_ssim(original, reconstruction, device))
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads == 1:
+        return MsSsim(_ms_ssim(original, reconstruction, device))
+    # its small strip operations are many times slower with intra-op threads (measured 24 ms on one
+    # thread vs 280 ms on two on a 2-core machine): one thread, and the caller's setting restored
+    torch.set_num_threads(1)
+    try:
+        return MsSsim(_ms_ssim(original, reconstruction, device))
+    finally:
+        torch.set_num_threads(threads)
 
 
 #: pytorch-msssim's defaults (CompressAI and LIC papers report MS-SSIM with these)
