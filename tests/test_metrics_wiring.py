@@ -138,22 +138,12 @@ def test_codecs_without_a_knob_say_so():
 
 def test_metrics_add_on_the_shipped_anchor_equals_scoring_its_decoded_bitstreams_by_hand(tmp_path):
     """FFmpeg's VVC decoder (PyAV) behind VTM's command line stands in for the user's VTM."""
-    import stat
-    import sys
-
     from conftest import KODAK
-    from test_anchors import FFMPEG_VVC_DECODER
+    from test_anchors import ffmpeg_vtm_dir
     av = pytest.importorskip("av")
     if "vvc" not in av.codecs_available or not (KODAK / "kodim01.png").is_file():
         pytest.skip("needs PyAV with VVC and ../shared/datasets/kodak")
-    root = tmp_path / "vvc"
-    (root / "bin").mkdir(parents=True)
-    (root / "cfg").mkdir()
-    (root / "cfg" / "encoder_intra_vtm.cfg").write_text("# decode-only\n")
-    for tool, text in (("DecoderAppStatic", FFMPEG_VVC_DECODER), ("EncoderAppStatic", "sys.exit(1)\n")):
-        p = root / "bin" / tool
-        p.write_text(f"#!{sys.executable}\nimport sys\n" + text)
-        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    root = ffmpeg_vtm_dir(tmp_path / "vvc")
     out = ok("metrics", "add", "ssimulacra2", "-d", "kodak", "--data-dir", KODAK, "--codecs", "vtm-12.1",
              "--vtm-dir", root, "--images", "kodim01")
     assert "6 record(s) scored" in out
