@@ -4,7 +4,7 @@ The harness owns every convention (colour, padding, rounding, metrics, bpp, aggr
 codec adapters only turn pixels into bytes and bytes back into pixels.
 
 The Python API is the same library the commands call (:mod:`lic_bench.api`): ``run``, ``records``,
-``curves``, ``bdrate``, ``compare``, ``report``, ``baseline_save``, ``gate``, ``load_model``. Names
+``curves``, ``bdrate``, ``compare``, ``report``, ``baseline_save``, ``gate``, ``score``, ``metrics_add``, ``load_model``. Names
 (datasets by registered name, folder path or content hash; curves by any kind of name) resolve as
 in the CLI. No public name here is also a submodule, so none is shadowed by an import.
 
@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 METRIC_VERSION = "1"
 
 __all__ = ["__version__", "METRIC_VERSION", "run", "records", "curves", "bdrate", "compare", "report", "baseline_save",
-           "gate", "load_model"]
+           "gate", "score", "metrics_add", "load_model"]
 
 
 def run(codecs, dataset: str = "sample", **kwargs):
@@ -75,6 +75,20 @@ def gate(baseline, dataset: str | None = None, codecs=None, **kwargs):
     from .api import gate as _gate
 
     return _gate(baseline, dataset, codecs, **kwargs)
+
+
+def score(metrics, reference, distorted, **options) -> dict:
+    """Score one image pair (paths or uint8 RGB arrays) with metrics of the table: {metric: value}."""
+    from .api import score as _score
+
+    return _score(metrics, reference, distorted, **options)
+
+
+def metrics_add(metrics, dataset: str, codecs=None, **kwargs):
+    """Add pixel metrics to stored results from their stored bitstreams (no re-encoding)."""
+    from .api import metrics_add as _add
+
+    return _add(metrics, dataset, codecs, **kwargs)
 
 
 def load_model(name: str, checkpoint=None, device: str = "cpu", **kwargs):

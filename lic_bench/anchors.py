@@ -439,3 +439,44 @@ def verify_anchor(name: str, dataset: str = "kodak", vtm_dir: str | Path | None 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             report.items = list(pool.map(one, raws))
     return report
+
+
+def decoded_records(name: str, dataset: str = "kodak", vtm_dir=None, images_dir=None, anchors_dir=None, images=None):
+    """(store-style record, original pixels, decoded RGB, problem) for every shipped record of anchor
+    `name`: each shipped bitstream decoded by the user's VTM through the harness's own path (as
+    verify_anchor does), so pixel metrics can be added to the anchor from its bitstreams."""
+    from .adapters.vtm import VTM
+    from .evaluate import reconstruct
+
+    a = _find(name, dataset, anchors_dir)
+    if not a.has_bitstreams:
+        raise LicBenchError(f"anchor {name!r} ships no bitstreams, so no metric can be added to it; "
+                            "use an anchor listed with bitstreams by `lic-bench anchors list`")
+    codec = VTM(vtm_dir=str(vtm_dir) if vtm_dir else "", version=a.vtm_version or "any")
+    if images_dir is None:
+        from .datasets import locate
+
+        images_dir = locate(a.dataset).folder
+    raws = a.raw_records()
+    if images:
+        wanted = {_stem(i) for i in images}
+        if wanted - {_stem(r["image"]) for r in raws}:
+            raise LicBenchError(f"--images: anchor {name!r} has no image {sorted(wanted - {_stem(r['image']) for r in raws})[0]!r}")
+        raws = [r for r in raws if _stem(r["image"]) in wanted]
+    pixels, problems = _load_originals(a, sorted({_stem(r["image"]) for r in raws}), Path(images_dir))
+    for raw in raws:
+        stem = _stem(raw["image"])
+        rec = store_record(raw, a.color_policy)
+        if stem in problems or stem not in pixels:
+            yield rec, None, None, problems.get(stem, "original image not found")
+            continue
+        data = _bitstream_path(a, raw).read_bytes()
+        try:
+            rgb = reconstruct(codec, data, raw["height"], raw["width"], a.color_policy)
+        except LicBenchError as e:
+            yield rec, None, None, f"decode failed: {e}"
+            continue
+        if raw.get("decoded_sha256") and pixel_sha256(rgb) != raw["decoded_sha256"]:
+            yield rec, None, None, "the decoder gives other pixels than the shipped record (run `lic-bench anchors verify`)"
+            continue
+        yield rec, pixels[stem], rgb, None

@@ -53,17 +53,34 @@ def runtime_options_for(spec, runtime: dict) -> dict:
 def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs: int = 1, store=None,
         runtime: dict | None = None, model_class: str | None = None, keep_bitstreams: bool = True,
         progress: bool = False, executor: str = "local", scheduler: str | None = None, retries: int = 2,
-        job_timeout: float | None = None, profile: bool = False, on_profile=None) -> RunResult:
-    """Evaluate codecs on a dataset; finished results are cached, failures recorded."""
+        job_timeout: float | None = None, profile: bool = False, on_profile=None, metrics=None,
+        target: str | None = None) -> RunResult:
+    """Evaluate codecs on a dataset; finished results are cached, failures recorded.
+
+    target: "bpp" or "psnr": the qualities are per-image targets, each met by searching the codec's
+    quality knob (the search is recorded and cached like any job; see lic_bench.ratematch).
+    metrics: pixel metrics of the table to compute too (e.g. "ssimulacra2,flip"); PSNR and MS-SSIM are
+    always measured. Records already in the store gain the missing ones from their stored bitstreams."""
     from .datasets import locate
     from .names import DatasetRef, results_of
     from .runner import execute, prepare
     from .specs import custom_model_spec, resolve_spec
 
+    from .measure import check_available, parse_metrics
+
     runtime = {"device": "cpu", **(runtime or {})}
+    pixel_metrics = parse_metrics(metrics)
+    metric_options = metric_options_from(runtime)
+    check_available(pixel_metrics, **metric_options)  # one line before any job
     specs = [resolve_spec(c) for c in (_split(codecs) or [])]
     if model_class:
         specs.append(custom_model_spec(model_class))
+    if target:
+        from .specs import with_target
+
+        specs = [with_target(s, target) for s in specs]
+        if not qualities:
+            raise OptionError(f"-q {target}=…: give the targets, e.g. -q {target}=0.12,0.25,0.5")
     if not specs:
         raise LicBenchError("--codecs: give at least one codec (or --model-class)")
     ds = locate(dataset, data_dir)
@@ -72,14 +89,180 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
     with Store(store) as st:
         summary = execute(prepared, ds, st, operating_points=qualities, jobs=jobs, adapter_options=options,
                           executor=executor, scheduler=scheduler, retries=retries, job_timeout=job_timeout,
-                          keep_bitstreams=keep_bitstreams, progress=progress)
+                          keep_bitstreams=keep_bitstreams, progress=progress, pixel_metrics=pixel_metrics,
+                          metric_options=metric_options)
         if profile:
             profile_run(st, prepared, ds, runtime["device"], on_profile)
         members = st.dataset_members(summary.content_sha256)
         ref = DatasetRef(ds.name, summary.content_sha256, str(ds.folder), {m["pixel_sha256"]: m["image"] for m in members},
                          {m["image"]: (m["width"], m["height"]) for m in members})
-        results = [results_of(st, pc.spec.name, [pc.digest], ref) for pc in prepared]
-    return RunResult(summary, ref, [r for r in results if r is not None])
+        results = [r for r in (results_of(st, pc.spec.name, [pc.digest], ref) for pc in prepared) if r is not None]
+        if pixel_metrics and summary.cached:  # cached records gain the metrics from their stored bitstreams
+            by_name = {pc.spec.name: pc for pc in prepared}
+            for cr in results:
+                _add_metrics(st, cr, by_name[cr.name].codec, pixel_metrics, metric_options, ref)
+            results = [r for r in (results_of(st, pc.spec.name, [pc.digest], ref) for pc in prepared) if r is not None]
+    return RunResult(summary, ref, results)
+
+
+def metric_options_from(runtime: dict) -> dict:
+    """Options of pixel metrics from run options: the device, a weights folder, a Butteraugli binary."""
+    return {k: (str(v) if v is not None else None) for k, v in (("device", runtime.get("device")),
+                                                                   ("weights_dir", runtime.get("metric_weights_dir")),
+                                                                   ("binary", runtime.get("butteraugli")))
+            if v}
+
+
+@dataclass
+class MetricsAdded:
+    added: int = 0
+    already: int = 0
+    problems: list = field(default_factory=list)  # (codec, op, image, why)
+
+
+def _add_metrics(st, cr, codec, names: list[str], options: dict, ds, out: MetricsAdded | None = None) -> MetricsAdded:
+    """Decode each stored bitstream of `cr` again (harness colour and crop rules) and record the
+    missing pixel metrics; the decoded pixels must hash as when they were measured."""
+    from .evaluate import reconstruct
+    from .imageio import load_rgb, pixel_sha256
+    from .measure import compute
+
+    out = out or MetricsAdded()
+    folder = Path(ds.folder or "")
+    originals: dict[str, object] = {}
+    for r in cr.records:
+        todo = [n for n in names if n not in r.metrics]
+        if not r.ok or not todo:
+            out.already += r.ok
+            continue
+        data = st.bitstream(r.bitstream_sha256) if r.bitstream_sha256 else None
+        if data is None:
+            out.problems.append((cr.name, r.op, r.image, "bitstream not stored (run without --no-bitstreams)"))
+            continue
+        if r.image not in originals:
+            try:
+                img = load_rgb(folder / r.image)
+            except LicBenchError as e:
+                originals[r.image] = e
+            else:
+                originals[r.image] = img.pixels if img.sha256 == r.pixel_sha256 else LicBenchError(
+                    f"{folder / r.image} is not the image that was coded (its pixels changed)")
+        original = originals[r.image]
+        if isinstance(original, LicBenchError):
+            out.problems.append((cr.name, r.op, r.image, str(original)))
+            continue
+        rgb = reconstruct(codec, data, r.height, r.width, cr.identity.get("color"))
+        if r.decoded_sha256 and pixel_sha256(rgb) != r.decoded_sha256:
+            out.problems.append((cr.name, r.op, r.image, "decoding the stored bitstream gives other pixels than when measured"))
+            continue
+        values, ids = compute(todo, original, rgb, **options)
+        st.put_metric_values(r.spec_digest, r.with_(metrics=values, metric_ids=ids))
+        out.added += 1
+    return out
+
+
+def metrics_add(metrics, dataset: str, codecs=None, store=None, data_dir=None, runtime: dict | None = None,
+                images=None) -> MetricsAdded:
+    """Add pixel metrics to finished results without re-encoding: every stored bitstream is decoded
+    again through the harness's own path and scored. A shipped anchor named in `codecs` (vtm-12.1) is
+    scored from its shipped bitstreams, decoded by the user's VTM (runtime vtm_dir); `images` limits
+    an anchor to some images (a spot check)."""
+    from .measure import check_available, parse_metrics
+    from .names import measured, measured_on, resolve_dataset
+    from .runner import prepare
+    from .specs import CodecSpec
+
+    runtime = {"device": "cpu", **(runtime or {})}
+    names = parse_metrics(metrics)
+    if not names:
+        raise OptionError("metrics add: name at least one pixel metric (e.g. ssimulacra2); PSNR and MS-SSIM are always stored")
+    options = metric_options_from(runtime)
+    check_available(names, **options)
+    out = MetricsAdded()
+    from .references import shipped_anchors
+
+    names_given = _split(codecs) or []
+    anchors = [n for n in names_given if (n.removesuffix("@shipped"), dataset) in shipped_anchors()]
+    with Store(store) as st:
+        for name in anchors:  # a shipped anchor: from its shipped bitstreams, decoded by the user's VTM
+            _add_anchor_metrics(st, name.removesuffix("@shipped"), dataset, names, options, runtime, data_dir, out, images)
+        measured_names = [n for n in names_given if n not in anchors]
+        if codecs and not measured_names:
+            return out
+        ds = resolve_dataset(st, dataset, data_dir)
+        crs = [measured(st, c, ds) for c in measured_names] if measured_names else measured_on(st, ds)
+        for cr in crs:
+            spec = CodecSpec.from_dict(cr.spec)
+            codec = prepare(spec, **runtime_options_for(spec, runtime)).codec
+            _add_metrics(st, cr, codec, names, options, ds, out)
+    return out
+
+
+def anchor_metric_key(name: str) -> str:
+    """Where pixel-metric values of a shipped anchor live in the store (its records have no spec digest)."""
+    return f"anchor:{name}"
+
+
+def _add_anchor_metrics(st, name, dataset, names, options, runtime, data_dir, out: MetricsAdded, images=None) -> None:
+    from . import METRIC_VERSION
+    from .anchors import decoded_records
+    from .datasets import locate
+    from .measure import compute
+    from .record import Record
+
+    have = st.metric_rows(METRIC_VERSION, anchor_metric_key(name))
+    folder = locate(dataset, data_dir).folder
+    for raw, original, rgb, problem in decoded_records(name, dataset, runtime.get("vtm_dir"), folder, images=images):
+        key = (raw["op"], f"image:{raw['image']}")
+        todo = [n for n in names if n not in {m for m, _, _ in have.get(key, [])}]
+        if not todo:
+            out.already += 1
+            continue
+        if problem:
+            out.problems.append((name, raw["op"], raw["image"], problem))
+            continue
+        values, ids = compute(todo, original, rgb, **options)
+        st.put_metric_values(anchor_metric_key(name), Record(op=raw["op"], pixel_sha256=key[1], metrics=values, metric_ids=ids))
+        out.added += 1
+
+
+def score(metrics, reference, distorted, **options) -> dict[str, float]:
+    """Score one image pair with metrics of the table (paths or uint8 RGB arrays): PSNR-RGB/Y/YCbCr,
+    MS-SSIM and every pixel metric — the same code a run uses."""
+    import numpy as np
+
+    from . import metrics as M
+    from .imageio import load_rgb
+    from .measure import check_available, compute
+    from .record import METRICS, QUALITY_METRICS, Record
+
+    def pixels(x, role):
+        if isinstance(x, (str, Path)):
+            return load_rgb(Path(x)).pixels
+        a = np.asarray(x)
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+            raise LicBenchError(f"score: the {role} image must be a path or a uint8 HxWx3 RGB array, got {a.dtype} {a.shape}")
+        return a
+
+    names = [n.strip() for n in (metrics.split(",") if isinstance(metrics, str) else metrics) if n.strip()]
+    names = [{"psnr": "psnr-rgb", "msssim": "ms-ssim"}.get(n, n) for n in names]
+    for n in names:
+        if n not in QUALITY_METRICS:
+            from .errors import did_you_mean
+            raise OptionError(f"--metric {n!r}{did_you_mean(n, QUALITY_METRICS)}: choose from {', '.join(QUALITY_METRICS)}")
+    ref, dist = pixels(reference, "reference"), pixels(distorted, "distorted")
+    if ref.shape != dist.shape:
+        raise LicBenchError(f"score: reference is {ref.shape[1]}x{ref.shape[0]} but distorted is {dist.shape[1]}x{dist.shape[0]}")
+    pixel = [n for n in names if METRICS[n].computed_by]
+    check_available(pixel, **options)
+    values, _ = compute(pixel, ref, dist, **options)
+    if len(pixel) < len(names):
+        sse, ycc = M.sse_per_channel(ref, dist), M.sse_ycbcr(ref, dist)
+        ms = M.ms_ssim(ref, dist)
+        rec = Record(op=0.0, pixel_sha256="", status="ok", bytes=0, height=ref.shape[0], width=ref.shape[1],
+                     sse_r=sse[0], sse_g=sse[1], sse_b=sse[2], sse_y=ycc[0], sse_cb=ycc[1], sse_cr=ycc[2], ms_ssim=ms.value)
+        values.update({n: METRICS[n].per_image(rec) for n in names if n not in values})
+    return {n: values[n] for n in names}
 
 
 def profile_run(st, prepared, ds, device: str, on_profile=None) -> None:
@@ -223,11 +406,12 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
     finally:
         if st is not None:
             st.close()
-    row = bd_row(ref, mine, metric, method, "mean", opts)
+    from .bdcompare import matched_deltas
     from .bdtext import anchor_caption
 
-    row.update(test_label=mine.label, reference_label=ref.label, options=opts.describe(),
-               reference_version=anchor_caption(ref))
+    row = bd_row(ref, mine, metric, method, "mean", opts)
+    row.update(test_label=mine.label, reference_label=ref.label, matched=matched_deltas(ref, mine, metric),
+               options=opts.describe(), reference_version=anchor_caption(ref))
     return row
 
 
@@ -311,6 +495,71 @@ def gate(baseline, dataset: str | None = None, codecs=None, thresholds: dict | N
             continue
         verdicts.append(judge(doc, cr, thresholds_for(cr.name, defaults, rules), timing))
     return GateResult(ds.name, verdicts, exit_code(verdicts, strict))
+
+
+# ---------------------------------------------------------------- published curves and the leaderboard
+
+def references_list(dataset: str | None = None, metric: str | None = None, provenance: str | None = None) -> list[dict]:
+    """Published curves shipped with lic-bench (name, method, year, points, metrics, provenance, licence)."""
+    from .published import list_rows
+
+    return list_rows(dataset, metric, provenance)
+
+
+def references_show(name: str, dataset: str | None = None) -> dict:
+    from .published import show
+
+    return show(name, dataset)
+
+
+def references_cite(names) -> str:
+    """BibTeX of every named published curve, each entry once."""
+    from .published import bibtex
+
+    return bibtex(_split(names))
+
+
+def leaderboard(dataset: str = "kodak", anchor: str = "vtm-12.1", metric: str = "psnr-rgb", method: str = "pchip",
+                provenance: str | None = None, store=None, data_dir=None) -> BDTable:
+    """BD-rate of every published curve of `dataset` and every measured run against the anchor, best
+    first; curves without a number (too little overlap, no such metric) last, with the reason."""
+    from .bdcompare import compare as bd_row
+    from .names import DatasetRef, dataset_or_name, measured_on, resolve_curve
+    from .published import curves_for, to_curve
+    from .references import measured_curve
+
+    (metric,) = check_metrics(metric)
+    st = open_store_if_any(store)
+    try:
+        ds = dataset_or_name(st, dataset, data_dir)
+        anchor_curve = resolve_curve(st, anchor, ds)
+        name = ds.name if isinstance(ds, DatasetRef) else ds
+        curves = [to_curve(pc) for pc in curves_for(name, None, provenance)] if name in _published_datasets() else []
+        if st is not None and isinstance(ds, DatasetRef) and provenance is None:
+            curves += [measured_curve(c) for c in measured_on(st, ds) if not c.random_init]
+    finally:
+        if st is not None:
+            st.close()
+    rows = [bd_row(anchor_curve, c, metric, method) for c in curves if c.name != anchor_curve.name]
+    for r, c in zip(rows, [c for c in curves if c.name != anchor_curve.name]):
+        r["provenance"] = c.provenance.get("provenance", "measured here" if c.kind == "measured" else c.kind)
+        r["year"] = _year(c)
+        r["licence"] = c.provenance.get("licence")
+    rows.sort(key=lambda r: (r["bd_rate"] is None, r["bd_rate"] if r["bd_rate"] is not None else 0.0, r["codec"]))
+    return BDTable(anchor_curve, name, method, "mean", rows)
+
+
+def _published_datasets():
+    from .published import datasets
+
+    return datasets()
+
+
+def _year(curve):
+    import re
+
+    m = re.search(r"\((\d{4})\)$", curve.provenance.get("citation") or "")
+    return int(m.group(1)) if m else None
 
 
 # ---------------------------------------------------------------- shipped anchors

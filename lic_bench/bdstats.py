@@ -28,7 +28,7 @@ import numpy as np
 
 from . import metrics
 from .bd import BDResult, bd_quality, bd_rate
-from .aggregate import aggregate, image_quality
+from .aggregate import aggregate
 from .errors import LicBenchError
 from .imageio import IMAGE_SUFFIXES
 
@@ -211,8 +211,11 @@ class _Resampler:
         self.pos = np.full(shape, np.iinfo(np.int64).max, dtype=np.int64)
         self.rate = np.full(shape, np.nan)
         self.quality = np.full(shape, np.nan)
-        key = "ms_ssim" if metric == "ms-ssim-db" else metric.replace("-", "_")  # dB of the mean MS-SSIM
-        self.arrays = aggregation == "mean"
+        from .record import METRICS, Record
+
+        # the array path needs a 'mean' that is the mean of per-image values (MS-SSIM dB: dB of the mean MS-SSIM)
+        per_image = METRICS["ms-ssim" if metric == "ms-ssim-db" else metric]
+        self.arrays = aggregation == "mean" and (metric == "ms-ssim-db" or METRICS[metric].mean is None)
         for i, recs in enumerate(self.by_image):
             for pos, r in recs:
                 j = col[float(r["op"])]
@@ -220,8 +223,8 @@ class _Resampler:
                     self.arrays = False  # two records for one cell: only the record path counts both
                 self.present[i, j], self.pos[i, j], self.ok[i, j] = True, pos, r["status"] == "ok"
                 if self.ok[i, j] and self.arrays:
-                    q = image_quality(r)
-                    self.rate[i, j], self.quality[i, j] = q["bpp"], q[key]
+                    rec = r if isinstance(r, Record) else Record.from_mapping(r)
+                    self.rate[i, j], self.quality[i, j] = METRICS["bpp"].per_image(rec), per_image.per_image(rec)
 
     def rd(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rates, qualities) of the complete operating points of the drawn images, as Curve.rd."""
@@ -292,10 +295,14 @@ class BDStatistic:
 
     def result(self, indices: np.ndarray) -> BDResult:
         """The full BD result on the drawn images (raises LicBenchError when a curve is unusable)."""
+        from .bdcompare import oriented, oriented_delta
+
         ar, aq = self._anchor.rd(indices)
         tr, tq = self._test.rd(indices)
-        fn = bd_rate if self.kind == "rate" else bd_quality
-        return fn(ar, aq, tr, tq, self.method, rate_range=self.rate_range)
+        aq, tq = oriented(self.metric, aq), oriented(self.metric, tq)
+        if self.kind == "rate":
+            return bd_rate(ar, aq, tr, tq, self.method, rate_range=self.rate_range)
+        return oriented_delta(self.metric, bd_quality(ar, aq, tr, tq, self.method, rate_range=self.rate_range))
 
     def __call__(self, indices: np.ndarray) -> float | None:
         try:
@@ -378,6 +385,8 @@ def per_image_bd(anchor_records: Sequence[dict], test_records: Sequence[dict], m
                  kind: str = "rate", method: str = "pchip", rate_range: tuple[float, float] | None = None,
                  image_key: Callable[[dict], str] = image_stem) -> dict[str, BDResult | str]:
     """Image -> BD result of its own two curves (as bdcompare's per-image mode), or why not."""
+    from .bdcompare import oriented, oriented_delta
+
     a_by, t_by = _group(anchor_records, image_key), _group(test_records, image_key)
     fn = bd_rate if kind == "rate" else bd_quality
     out: dict[str, BDResult | str] = {}
@@ -385,8 +394,10 @@ def per_image_bd(anchor_records: Sequence[dict], test_records: Sequence[dict], m
         pa = [p for p in aggregate(a_by[img]) if p.n_images]
         pt = [p for p in aggregate(t_by[img]) if p.n_images]
         try:
-            res = fn([p.bpp for p in pa], [p.quality(metric) for p in pa], [p.bpp for p in pt],
-                     [p.quality(metric) for p in pt], method, rate_range=rate_range)
+            res = fn([p.bpp for p in pa], oriented(metric, [p.quality(metric) for p in pa]), [p.bpp for p in pt],
+                     oriented(metric, [p.quality(metric) for p in pt]), method, rate_range=rate_range)
+            if fn is bd_quality:
+                res = oriented_delta(metric, res)
         except LicBenchError as e:
             out[img] = str(e)
             continue

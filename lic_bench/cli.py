@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from .commands import anchors, bdrate, complexity, datasets, gate, list_, report, results, run
+from .commands import anchors, bdrate, complexity, datasets, gate, list_, metrics, references, report, results, run
 from .errors import LicBenchError, OptionError
 
 def _usage_errors(fn):
@@ -39,6 +39,10 @@ app.command("complexity")(_usage_errors(complexity.command))
 app.command("report")(_usage_errors(report.command))
 app.add_typer(gate.baseline_app, name="baseline")
 app.command("gate")(_usage_errors(gate.command))
+app.add_typer(references.app, name="references")
+app.command("leaderboard")(_usage_errors(references.leaderboard_command))
+app.add_typer(metrics.app, name="metrics")
+app.command("score")(_usage_errors(metrics.score_command))
 app.add_typer(anchors.app, name="anchors")
 
 

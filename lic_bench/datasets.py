@@ -221,12 +221,21 @@ class VerifyReport:
         return not (self.missing or self.extra or self.corrupt or self.wrong_size or self.notes)
 
 
+_FILE_SHA256: dict[tuple[str, int, int], str] = {}
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """A file's sha256, remembered per (path, size, mtime) in this process (checkpoints are hundreds of MB)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_SHA256:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _FILE_SHA256[key] = h.hexdigest()
+    return _FILE_SHA256[key]
 
 
 def verify(info: DatasetInfo, folder: Path) -> VerifyReport:

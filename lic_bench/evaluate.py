@@ -52,10 +52,13 @@ def _to_original_rgb(codec: Codec, decoded: np.ndarray, height: int, width: int,
 
 
 def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | None = None,
-             clock=time.perf_counter, image_sha256: str | None = None) -> Record:
+             clock=time.perf_counter, image_sha256: str | None = None, pixel_metrics=(),
+             metric_options: dict | None = None) -> Record:
     """Run one job; returns its raw per-image record (with ``bitstream``: the bytes, not stored with it).
 
     image_sha256: the image's pixel hash when the caller already knows it (the runner does).
+    pixel_metrics: names of table metrics computed by a tool or model (lic_bench.measure), stored
+    with the identity of what computed them; metric_options: their options (device, weights, binary).
 
     Errors inside the codec become a record with ``status='failed'`` and the error text; they never
     propagate, so a run goes on.
@@ -112,8 +115,16 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
             bitstream_sha256=hashlib.sha256(data).hexdigest(), bitstream_md5=hashlib.md5(data).hexdigest(),
             decoded_sha256=pixel_sha256(rgb), mismatch=mismatch, extra=enc.info or {}, bitstream=data,
         )
+        if pixel_metrics:
+            from .measure import compute
+
+            try:
+                rec.metrics, rec.metric_ids = compute(list(pixel_metrics), image, rgb, **(metric_options or {}))
+            except Exception as e:  # noqa: BLE001 - the job is retried by the next run
+                raise LicBenchError(f"metric computation failed ({type(e).__name__}: {e})") from e
     except Exception as e:  # noqa: BLE001 - a codec failure is a recorded result, not a crash
         msg = str(e) if isinstance(e, LicBenchError) else f"{type(e).__name__}: {e}"
+        rec.status, rec.bitstream, rec.metrics, rec.metric_ids = "failed", None, {}, {}
         rec.error = msg.strip()[:4000] or type(e).__name__
         if not isinstance(e, LicBenchError):
             rec.extra = {"traceback": traceback.format_exc(limit=6)[-4000:]}

@@ -155,7 +155,7 @@ class _Stored:
 
 
 def _identity_key(identity: dict) -> str:
-    return json.dumps({k: identity.get(k) for k in ("adapter", "params", "color")}, sort_keys=True, default=str)
+    return json.dumps({k: identity.get(k) for k in ("adapter", "params", "color", "target")}, sort_keys=True, default=str)
 
 
 def _stored(store, digest: str, ds: DatasetRef) -> _Stored | None:
@@ -180,7 +180,7 @@ def _wanted_identity(spec) -> tuple[dict, dict] | None:
     except LicBenchError:
         return None
     color = (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None
-    return {"adapter": spec.adapter, "params": params, "color": color}, facts
+    return {"adapter": spec.adapter, "params": params, "color": color, "target": spec.target}, facts
 
 
 def _merge(a, b):
@@ -265,7 +265,7 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
             elif candidates:
                 warnings.append(f"{name}: these results come from another version of the model's source code "
                                 f"({', '.join(facts)} differs); rerun to measure the current code")
-    for d in store.digests_named(name):  # names a spec was run under (e.g. a spec file not found from here)
+    for d in store.digests_named(name) if wanted is None else ():  # a name run under whose spec is not found from here
         if d in with_records and d not in candidates:
             part = _stored(store, d, ds)
             if part and part.records:
@@ -340,13 +340,11 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         if key not in anchors:
             raise LicBenchError(f"no shipped anchor {key[0]!r} for dataset {dataset!r}; shipped: "
                                 f"{', '.join(sorted(n for n, d in anchors if d == dataset)) or 'none'}")
-        return anchors[key]
+        return with_stored_metrics(store, anchors[key])
     if (text, dataset) in reported:
         return reported[(text, dataset)]
-    if text.endswith("@paper"):
-        known = sorted(n for n, d in reported if d == dataset)
-        raise LicBenchError(f"no paper-reported curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
-                            f"known: {', '.join(known) or 'none'}")
+    if "@" in text and not HEX.match(text.rsplit("@", 1)[1]):
+        return published_curve(text, dataset)
     measured_error = None
     if store is not None and isinstance(ds, DatasetRef):
         try:
@@ -360,7 +358,7 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         if row:
             return Curve(text, dataset, row["kind"], json.loads(row["provenance"]), points=json.loads(row["points"]))
     if (text, dataset) in anchors:
-        return anchors[(text, dataset)]
+        return with_stored_metrics(store, anchors[(text, dataset)])
     known = {n for n, d in [*reported, *anchors] if d == dataset}
     if store is not None:
         known |= {r["name"] for r in store.curves_for(dataset)}
@@ -368,6 +366,39 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
             known |= {c.name for c in measured_on(store, ds)}
     raise LicBenchError(f"no curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
                         f"known: {', '.join(sorted(known)) or 'none'}" + (f" ({measured_error})" if measured_error and not known else ""))
+
+
+def with_stored_metrics(store, curve):
+    """A shipped anchor with the pixel metrics `metrics add` computed from its bitstreams (if any)."""
+    from .api import anchor_metric_key
+    from .measure import choose
+
+    if store is None or curve.records is None:
+        return curve
+    rows = store.metric_rows(METRIC_VERSION, anchor_metric_key(curve.name))
+    if rows:
+        for r in curve.records:
+            if (r.op, f"image:{r.image}") in rows:
+                r.metrics, r.metric_ids = choose(rows[(r.op, f"image:{r.image}")])
+    return curve
+
+
+def published_curve(text: str, dataset: str):
+    """A curve of the shipped library of published RD data (lic_bench.published) on `dataset`; a curve
+    published on another dataset is refused, naming both (a BD-rate across datasets is meaningless)."""
+    from . import published
+
+    known = published.datasets()
+    try:
+        pc = published.lookup(text, dataset if dataset in known else None)
+    except LicBenchError as e:
+        if dataset in known or "several datasets" not in str(e):
+            raise
+        raise LicBenchError(f"{text!r} is not published for dataset {dataset!r}: {e}") from None
+    if pc.dataset != dataset:
+        raise LicBenchError(f"{text!r} is published on {pc.dataset} ({known[pc.dataset]}), not on {dataset!r}; "
+                            "curves of different datasets are never compared")
+    return published.to_curve(pc)
 
 
 def dataset_or_name(store, text: str, data_dir=None) -> DatasetRef | str:

@@ -51,8 +51,11 @@ class Record:
     extra: dict = field(default_factory=dict)
     created: float | None = None
     host: str | None = None
-    # ---- not stored in the records table: the view's image name, the bytes in flight, and the
-    # total RGB SSE of records published without per-channel errors (the first shipped anchor)
+    # ---- not stored in the records table: values of metrics computed from pixels by a tool or a model
+    # (their own table, keyed also by the metric's identity), the view's image name, the bytes in
+    # flight, and the total RGB SSE of records published without per-channel errors (first anchor)
+    metrics: dict = field(default_factory=dict)  # metric name -> value
+    metric_ids: dict = field(default_factory=dict)  # metric name -> identity of what computed it
     image: str | None = None
     bitstream: bytes | None = field(default=None, repr=False)
     sse_rgb_total: float | None = None
@@ -106,11 +109,14 @@ class Record:
             kw["op"] = float(kw["op"])
         kw["flags"] = list(kw.get("flags") or [])
         kw["extra"] = dict(kw.get("extra") or {})
+        kw["metrics"] = dict(kw.get("metrics") or {})
+        kw["metric_ids"] = dict(kw.get("metric_ids") or {})
         return cls(**kw)
 
 
 #: Fields stored in the store's records table, in column order.
-STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record) if f.name not in ("image", "bitstream", "sse_rgb_total"))
+STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record)
+                                       if f.name not in ("metrics", "metric_ids", "image", "bitstream", "sse_rgb_total"))
 #: The key of a stored record: two runs that agree on it measured the same thing.
 KEY_FIELDS = ("metric_version", "spec_digest", "op", "pixel_sha256")
 #: Raw fields of per-image exports and baseline files (with the image name instead of the key).
@@ -144,6 +150,11 @@ class Metric:
     is_rate: bool = False
     description: str = ""
     version: str = METRIC_VERSION
+    #: For metrics computed from (original, reconstruction) by a tool or model and stored per record:
+    #: "module" or "module:object" offering compute(reference, distorted, **options), version(**options)
+    #: and check_available(**options) (see lic_bench.measure). None: derived from the raw fields.
+    computed_by: str | None = None
+    cost: str = "cheap"
 
     def aggregate(self, records: list[Record], aggregation: str) -> float:
         if aggregation == "pooled":
@@ -205,6 +216,37 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            mean=lambda rs: metrics.ms_ssim_db(mean_finite(_ms(r) for r in rs)),
            description="−10·log10(1 − MS-SSIM); 'mean' aggregation: dB of the mean MS-SSIM (CompressAI)"),
 )}
+def _stored(name: str, label: str, higher: bool, computed_by: str, cost: str, description: str) -> Metric:
+    def per_image(r: Record) -> float:
+        v = r.metrics.get(name)
+        return math.nan if v is None else float(v)
+
+    def pooled(rs: list[Record]) -> float:  # pixel-weighted mean of the per-image values
+        vw = [(per_image(r), r.n_pixels) for r in rs]
+        vw = [(v, w) for v, w in vw if not math.isnan(v)]
+        return sum(v * w for v, w in vw) / sum(w for _, w in vw) if vw else math.nan
+
+    return Metric(name, label, "", higher, per_image, pooled, description=description, computed_by=computed_by, cost=cost)
+
+
+METRICS.update({m.name: m for m in (
+    _stored("ssimulacra2", "SSIMULACRA 2", True, "lic_bench.perceptual.ssimulacra2", "moderate",
+            "own implementation of libjxl 0.11.2 tools/ssimulacra2.cc (2023-04 weights)"),
+    _stored("butteraugli-max", "Butteraugli (max)", False, "lic_bench.perceptual.butteraugli", "expensive",
+            "the user's libjxl butteraugli_main, maximum"),
+    _stored("butteraugli-pnorm3", "Butteraugli (3-norm)", False, "lic_bench.perceptual.butteraugli", "expensive",
+            "the user's libjxl butteraugli_main, 3-norm"),
+    _stored("flip", "FLIP (LDR, mean)", False, "lic_bench.perceptual.flip", "moderate",
+            "flip-evaluator, LDR, default viewing conditions (67 px/degree)"),
+    _stored("lpips-alex", "LPIPS (AlexNet, v0.1)", False, "lic_bench.perceptual.lpips:LPIPS_ALEX", "moderate",
+            "own LPIPS v0.1 module; the user's AlexNet and head weights (sha256 checked)"),
+    _stored("lpips-vgg", "LPIPS (VGG16, v0.1)", False, "lic_bench.perceptual.lpips:LPIPS_VGG", "expensive",
+            "own LPIPS v0.1 module; the user's VGG16 and head weights (sha256 checked)"),
+    _stored("dists", "DISTS", False, "lic_bench.perceptual.dists:DISTS", "expensive",
+            "own DISTS module; the user's VGG16 and DISTS weights (sha256 checked)"),
+)})
+#: Metrics always measured by a run (derived from the raw fields of every record).
+BUILTIN_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.computed_by is None)
 #: Quality metrics (everything but the rate), in table order.
 QUALITY_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if not m.is_rate)
 

@@ -22,6 +22,7 @@ KINDS = {
     "anchor": "shipped anchor (measured with lic-bench conventions, provenance attached)",
     "imported": "imported CompressAI results (aggregated as published)",
     "reported": "reported in a paper (not measured here)",
+    "published": "published RD data shipped with lic-bench (provenance, licence and source attached)",
 }
 #: Quality metrics a BD-rate can be computed on (the metric table's; see lic_bench.record).
 METRICS = QUALITY_METRICS
@@ -39,6 +40,8 @@ class Curve:
 
     @property
     def label(self) -> str:
+        if self.kind == "published":
+            return f"{self.name} ({self.provenance.get('provenance', 'published')})"
         return f"{self.name} ({self.kind})" if self.kind != "measured" else self.name
 
     def aggregated(self, aggregation: str = "mean") -> list[Point]:
@@ -55,8 +58,8 @@ class Curve:
             if aggregation != "mean":
                 raise LicBenchError(f"{self.label} is published as means of per-image values only; '{aggregation}' cannot be derived")
             pts = self.points or {}
-            if metric in pts:
-                return list(pts["bpp"]), list(pts[metric]), notes
+            if metric in pts:  # a metric published at its own rates keeps them under "bpp:<metric>"
+                return list(pts.get(f"bpp:{metric}", pts["bpp"])), list(pts[metric]), list(pts.get(f"notes:{metric}", []))
             if metric == "ms-ssim" and "ms-ssim-rgb" in pts:  # CompressAI's key for linear MS-SSIM
                 return list(pts["bpp"]), list(pts["ms-ssim-rgb"]), notes
             if metric == "ms-ssim-db" and "ms-ssim-rgb" in pts:  # dB of the published mean, as CompressAI plots it

@@ -17,6 +17,9 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "jpeg": "lic_bench.adapters.pillow:JPEG",
     "jpeg2000": "lic_bench.adapters.pillow:JPEG2000",
     "avif": "lic_bench.adapters.pillow:AVIF",
+    "heic": "lic_bench.adapters.heif:HEIC",
+    "jxl": "lic_bench.adapters.imagecodecs_lib:JPEGXL",
+    "avif-imagecodecs": "lic_bench.adapters.imagecodecs_lib:AVIFImagecodecs",
     "vtm": "lic_bench.adapters.vtm:VTM",
     "learned": "lic_bench.adapters.learned:Learned",
 }

@@ -284,7 +284,15 @@ def build(store, opts: ReportOptions) -> dict:
                 "device": d.get("device", "—"), "peak memory": f"{d['peak_mem_bytes'] / 2**20:.0f} MiB" if d.get("peak_mem_bytes") else "—",
                 "protocol": d.get("timing_protocol", ""),
             })
-    return {"title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
+    used = [c for c in ([anchor] if anchor else []) + refs if c.kind == "published"]
+    citations = [{"name": c.name, "citation": c.provenance.get("citation"), "provenance": c.provenance.get("provenance"),
+                  "licence": c.provenance.get("licence"), "source": c.provenance.get("source")} for c in used]
+    bibtex = ""
+    if used:
+        from .published import bibtex as _bibtex
+
+        bibtex = _bibtex([c.name for c in used])
+    return {"citations": citations, "bibtex": bibtex, "title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
             "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts, Path(ds.folder or "")),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
             "anchor_error": anchor_error, "anchor_text": anchor_text,

@@ -35,6 +35,9 @@ def records_rows(results: list[CodecResults]) -> list[dict]:
             row["mismatch"] = bool(r.mismatch) if r.mismatch is not None else None
             row["flags"] = ",".join(r.flags)
             row["dataset_content_sha256"] = cr.content_sha256
+            match = r.extra.get("rate_match")
+            if match:  # a rate-matched job: the setting the search chose and what it cost
+                row.update(matched_setting=match["setting"], matched_reached=match["reached"], matched_encodes=match["n_encodes"])
             row.update(per_image_values(r) if r.ok else {m.attr: None for m in METRICS.values()})
             rows.append(row)
     return rows

@@ -39,6 +39,11 @@ def prepare(spec: CodecSpec, **adapter_options) -> PreparedCodec:
         "color": (spec.color or "bt709-8bit") if cls.colorspace != "rgb" else None,
     }
     identity["builtin"] = spec.adapter in BUILTIN_ADAPTERS
+    if spec.target:  # rate-matched: other results (targets, searched settings), so another identity
+        if cls.quality_knob is None:
+            raise LicBenchError(f"{spec.name}: this codec has no monotone quality knob (a learned model's fixed-λ "
+                                "checkpoints are its operating points); it cannot be matched to a target")
+        identity["target"] = dict(spec.target)
     return PreparedCodec(spec, spec_digest(identity), identity, codec)
 
 
@@ -89,7 +94,8 @@ def _worker_codec(spec_dict: dict, options: dict):
     return _WORKER_CODECS[key]
 
 
-def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str):
+def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: str, pixel_metrics=(),
+            metric_options: dict | None = None):
     """Evaluate one job from picklable arguments (runs in a worker or in-process)."""
     import os
 
@@ -111,7 +117,25 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         return failed_record(op, pixel_sha256, str(e))
     if img.sha256 != pixel_sha256:
         return failed_record(op, pixel_sha256, f"{path}: file changed during the run")
-    rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256)
+    target = spec_dict.get("target")
+    if target:  # search the knob for this image, then evaluate the chosen setting as a normal job
+        from .ratematch import match_operating_point
+
+        try:
+            m = match_operating_point(codec, img.pixels, target["kind"], op, target["rule"], color_policy=spec_dict.get("color"))
+        except Exception as e:  # noqa: BLE001 - recorded like any job failure
+            return failed_record(op, pixel_sha256, f"rate matching: {e}")
+        rec = evaluate(codec, img.pixels, m.setting, spec_dict.get("color"), image_sha256=img.sha256,
+                       pixel_metrics=pixel_metrics, metric_options=metric_options)
+        rec.op = float(op)
+        rec.extra = {**rec.extra, "rate_match": {"kind": m.kind, "target": m.target, "rule": m.rule, "setting": m.setting,
+                                                 "reached": m.reached, "n_encodes": m.n_encodes, "tolerance": m.tolerance,
+                                                 "within_tolerance": m.within_tolerance, "feasible": m.feasible}}
+        if not m.feasible:
+            rec.flags.append(f"target-out-of-reach:{m.kind}={op:g}")
+    else:
+        rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256,
+                       pixel_metrics=pixel_metrics, metric_options=metric_options)
     rec.flags = img.flags + rec.flags
     return rec
 
@@ -124,7 +148,11 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
         if not ops:
             raise LicBenchError(f"codec {pc.spec.name!r} has no default operating points; pass -q/--qualities")
         for op in ops:
-            pc.codec.check_operating_point(float(op))
+            if pc.spec.target:
+                if not (float(op) > 0 and float(op) < float("inf")):
+                    raise LicBenchError(f"{pc.spec.name}: target {pc.spec.target['kind']}={op}: give positive numbers")
+            else:
+                pc.codec.check_operating_point(float(op))
         done = store.done_keys(METRIC_VERSION, pc.digest)
         for op in ops:
             for im in images:
@@ -141,7 +169,7 @@ def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
 def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operating_points=None, jobs: int = 1,
             adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True,
             executor: str = "local", scheduler: str | None = None, retries: int = 2,
-            job_timeout: float | None = None) -> RunSummary:
+            job_timeout: float | None = None, pixel_metrics=(), metric_options: dict | None = None) -> RunSummary:
     """adapter_options: spec name -> options that do not change the output (paths, devices)."""
     options = adapter_options or {}
     for pc in prepared:
@@ -168,7 +196,8 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
         else:
             summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
 
-    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path), j.image.pixel_sha256)  # noqa: E731
+    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path),  # noqa: E731
+                      j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
     bar = _Progress(len(todo), enabled=progress and bool(todo))
     remaining = {id(j): j for j in todo}
     if executor == "local" and jobs <= 1:

@@ -22,6 +22,8 @@ from .errors import LicBenchError, did_you_mean
 SPEC_KEYS = {"name", "adapter", "description", "operating_points", "params", "reference", "color"}
 #: Harness-owned parameter for adapters that work in YCbCr (see :mod:`lic_bench.color`).
 COLOR_PARAM = "color"
+#: Harness-owned parameters of rate matching: ``webp:target=bpp[:target_rule=closest]``.
+TARGET_PARAM, TARGET_RULE_PARAM = "target", "target_rule"
 #: ``custom:pkg.module:Class`` names a user model class (``run --model-class pkg.module:Class``).
 CUSTOM_PREFIX = "custom"
 
@@ -36,6 +38,9 @@ class CodecSpec:
     reference: str = ""
     color: str | None = None
     source: str = "adapter defaults"
+    #: Rate matching (lic_bench.ratematch): {"kind": "bpp"|"psnr", "rule": ...}; the operating points
+    #: are then targets, each met per image by searching the codec's quality knob.
+    target: dict | None = None
 
     @property
     def base_name(self) -> str:
@@ -47,7 +52,7 @@ class CodecSpec:
         return {
             "name": self.name, "adapter": self.adapter, "operating_points": list(self.operating_points),
             "params": dict(self.params), "description": self.description, "reference": self.reference,
-            "color": self.color, "source": self.source,
+            "color": self.color, "source": self.source, "target": self.target,
         }
 
     @classmethod
@@ -138,6 +143,24 @@ def custom_model_spec(model_class: str) -> CodecSpec:
                      source="--model-class")
 
 
+def with_target(spec: CodecSpec, kind: str | None, rule: str | None = None) -> CodecSpec:
+    """The rate-matched variant of a spec: its operating points are targets (bpp or PSNR-RGB dB) met per
+    image; named ``<name>:target=<kind>`` (and ``:target_rule=<rule>`` when not the default)."""
+    from .ratematch import DEFAULT_RULE, RULES, TARGET_KINDS
+
+    kind = kind or (spec.target or {}).get("kind")
+    if kind not in TARGET_KINDS:
+        raise LicBenchError(f"{spec.name}: target={kind!r}: choose {' or '.join(TARGET_KINDS)} (e.g. -q bpp=0.12,0.25)")
+    rule = rule or DEFAULT_RULE[kind]
+    if rule not in RULES:
+        raise LicBenchError(f"{spec.name}: target_rule={rule!r}: choose one of {', '.join(RULES)}")
+    base = parse_inline(spec.name)[0] if spec.target is None else spec.name.split(f":{TARGET_PARAM}=")[0]
+    name = f"{base}:{TARGET_PARAM}={kind}" + (f":{TARGET_RULE_PARAM}={rule}" if rule != DEFAULT_RULE[kind] else "")
+    if spec.target is None and spec.name != base:  # keep inline parameters in the name
+        name = spec.name + name[len(base):]
+    return replace(spec, name=name, target={"kind": kind, "rule": rule})
+
+
 def split_codec_list(text: str) -> list[str]:
     items = [c.strip() for c in text.split(",") if c.strip()]
     if not items:
@@ -163,6 +186,8 @@ def resolve_spec(text: str, cwd: Path | None = None) -> CodecSpec:
                          source="compressai zoo")
     else:
         raise LicBenchError(f"unknown codec {name!r}{did_you_mean(name, [*specs, *adapter_names()])}; see `lic-bench list codecs`")
+    if TARGET_PARAM in inline or TARGET_RULE_PARAM in inline:
+        spec = with_target(spec, inline.pop(TARGET_PARAM, None), inline.pop(TARGET_RULE_PARAM, None))
     if inline:
         color = inline.pop(COLOR_PARAM, spec.color)
         canonical = ":".join(f"{k}={v}" for k, v in sorted(inline.items()))

@@ -23,7 +23,7 @@ from typing import Iterable
 from .errors import LicBenchError
 from .record import KEY_FIELDS, STORED_FIELDS, Record
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_ENV = "LIC_BENCH_STORE"
 DEFAULT_STORE = Path("results") / "lic-bench.sqlite"
 #: Kept for scripts that read the columns by name.
@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS bitstreams (sha256 TEXT PRIMARY KEY, data BLOB NOT NU
 CREATE TABLE IF NOT EXISTS complexity (
     spec_digest TEXT NOT NULL, size TEXT NOT NULL, device TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (spec_digest, size, device));
+CREATE TABLE IF NOT EXISTS metric_values (
+    metric_version TEXT NOT NULL, spec_digest TEXT NOT NULL, op REAL NOT NULL, pixel_sha256 TEXT NOT NULL,
+    metric TEXT NOT NULL, identity TEXT NOT NULL, value REAL, created REAL NOT NULL,
+    PRIMARY KEY (metric_version, spec_digest, op, pixel_sha256, metric, identity));
 CREATE TABLE IF NOT EXISTS curves (
     name TEXT NOT NULL, dataset TEXT NOT NULL, kind TEXT NOT NULL, provenance TEXT NOT NULL,
     points TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (name, dataset));
@@ -77,8 +81,16 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE datasets_v1")
 
 
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """v3: values of pixel metrics computed by a tool or model (SSIMULACRA 2, Butteraugli, LPIPS…),
+    keyed by the record's key, the metric and the identity of what computed it."""
+    db.execute("CREATE TABLE metric_values (metric_version TEXT NOT NULL, spec_digest TEXT NOT NULL, op REAL NOT NULL, "
+               "pixel_sha256 TEXT NOT NULL, metric TEXT NOT NULL, identity TEXT NOT NULL, value REAL, created REAL NOT NULL, "
+               "PRIMARY KEY (metric_version, spec_digest, op, pixel_sha256, metric, identity))")
+
+
 #: from-version -> migration to the next version
-MIGRATIONS = {1: _migrate_1_to_2}
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def default_path() -> Path:
@@ -284,7 +296,27 @@ class Store:
                 [row[c] for c in STORED_FIELDS])
             if keep_bitstream and rec.bitstream is not None and rec.bitstream_sha256:
                 self.db.execute("INSERT OR IGNORE INTO bitstreams VALUES (?,?)", (rec.bitstream_sha256, rec.bitstream))
+            if cur.rowcount > 0 and rec.metrics:
+                self._put_metric_values(spec_digest, rec)
             return cur.rowcount > 0
+
+    def _put_metric_values(self, spec_digest: str, rec: Record) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO metric_values VALUES (?,?,?,?,?,?,?,?)",
+                            [(rec.metric_version, spec_digest, rec.op, rec.pixel_sha256, name, rec.metric_ids[name], value, time.time())
+                             for name, value in rec.metrics.items()])
+
+    def put_metric_values(self, spec_digest: str, rec: Record) -> None:
+        """Add pixel-metric values (rec.metrics, rec.metric_ids) to an existing record's key."""
+        with self.db:
+            self._put_metric_values(spec_digest, rec)
+
+    def metric_rows(self, metric_version: str, spec_digest: str) -> dict[tuple[float, str], list[tuple[str, str, float]]]:
+        """(op, pixel sha256) -> [(metric, identity, value)] of one spec."""
+        out: dict = {}
+        for r in self.db.execute("SELECT op, pixel_sha256, metric, identity, value FROM metric_values "
+                                 "WHERE metric_version=? AND spec_digest=?", (metric_version, spec_digest)):
+            out.setdefault((r[0], r[1]), []).append((r[2], r[3], r[4]))
+        return out
 
     @staticmethod
     def _record(row: sqlite3.Row) -> Record:
@@ -296,8 +328,15 @@ class Store:
     def records_for(self, metric_version: str, spec_digest: str, pixel_shas: Iterable[str] | None = None) -> list[Record]:
         rows = self.db.execute("SELECT * FROM records WHERE metric_version=? AND spec_digest=? ORDER BY op",
                                (metric_version, spec_digest)).fetchall()
+        from .measure import choose
+
         wanted = set(pixel_shas) if pixel_shas is not None else None
-        return [self._record(r) for r in rows if wanted is None or r["pixel_sha256"] in wanted]
+        out = [self._record(r) for r in rows if wanted is None or r["pixel_sha256"] in wanted]
+        extra = self.metric_rows(metric_version, spec_digest) if out else {}
+        for rec in out:
+            if (rec.op, rec.pixel_sha256) in extra:
+                rec.metrics, rec.metric_ids = choose(extra[(rec.op, rec.pixel_sha256)])
+        return out
 
     def digests_with_records(self, metric_version: str, pixel_shas: Iterable[str]) -> set[str]:
         """Specs with at least one record on any of these images."""

@@ -375,6 +375,18 @@ open(a["-o"], "wb").write(np.stack(planes).tobytes())
 """
 
 
+def ffmpeg_vtm_dir(root):
+    """A VTM folder whose decoder is FFmpeg's VVC decoder (PyAV) behind VTM's command line."""
+    (root / "bin").mkdir(parents=True)
+    (root / "cfg").mkdir()
+    (root / "cfg" / "encoder_intra_vtm.cfg").write_text("# decode-only check\n")
+    for tool, text in (("DecoderAppStatic", FFMPEG_VVC_DECODER), ("EncoderAppStatic", "sys.exit(1)\n")):
+        p = root / "bin" / tool
+        p.write_text(f"#!{sys.executable}\nimport sys\n" + text)
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    return root
+
+
 @requires_kodak()
 @pytest.mark.parametrize("name", sorted(NEW))
 def test_ffmpeg_vvc_decoder_reproduces_shipped_records(name, tmp_path):
@@ -383,14 +395,7 @@ def test_ffmpeg_vvc_decoder_reproduces_shipped_records(name, tmp_path):
     av = pytest.importorskip("av")
     if "vvc" not in av.codecs_available:
         pytest.skip("this PyAV build has no VVC decoder")
-    root = tmp_path / "vvc"
-    (root / "bin").mkdir(parents=True)
-    (root / "cfg").mkdir()
-    (root / "cfg" / "encoder_intra_vtm.cfg").write_text("# decode-only check\n")
-    for tool, text in (("DecoderAppStatic", FFMPEG_VVC_DECODER), ("EncoderAppStatic", "sys.exit(1)\n")):
-        p = root / "bin" / tool
-        p.write_text(f"#!{sys.executable}\nimport sys\n" + text)
-        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    root = ffmpeg_vtm_dir(tmp_path / "vvc")
     rep = verify_anchor(name, "kodak", vtm_dir=root, images_dir=KODAK, images=["kodim01.png"], qps=[22, 47], jobs=2)
     assert rep.passed, rep.rows()
     assert [i.item for i in rep.items] == ["kodim01 qp22", "kodim01 qp47"]

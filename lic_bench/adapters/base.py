@@ -39,6 +39,30 @@ class Param:
         return value
 
 
+@dataclass(frozen=True)
+class Knob:
+    """A codec's monotone quality setting, as rate matching (:mod:`lic_bench.ratematch`) searches it.
+
+    lo, hi: the searchable range of the operating point (inclusive).
+    integer: only whole settings exist (quality 0..100); otherwise the setting is continuous.
+    increasing: True when a higher setting gives more bits and higher quality (WebP/JPEG quality);
+        False when it gives fewer (JPEG XL distance, JPEG 2000 ratio, a QP).
+    resolution: the finest step worth distinguishing on a continuous knob (the search stops there).
+    """
+
+    lo: float
+    hi: float
+    integer: bool
+    increasing: bool
+    resolution: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.lo < self.hi:
+            raise ValueError(f"Knob needs lo < hi, got {self.lo}..{self.hi}")
+        if not self.resolution > 0:
+            raise ValueError("Knob resolution must be > 0")
+
+
 @dataclass
 class Encoded:
     """What an adapter's encoder returns.
@@ -73,6 +97,9 @@ class Codec:
     params: ClassVar[dict[str, Param]] = {}
     #: True when the same input always gives the same bytes (the gate compares bitstream hashes).
     deterministic: ClassVar[bool] = True
+    #: The operating point as a monotone quality knob, for rate matching; None = no such knob (a learned
+    #: model with one fixed λ per operating point cannot be moved to a target rate).
+    quality_knob: ClassVar[Knob | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.p = self.resolve_params(params)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import file_sha256
 from ..errors import LicBenchError
 from .base import Codec, Encoded, Param
 
@@ -92,19 +93,6 @@ def _read_varint(data: bytes, pos: int):
             return n, pos
 
 
-_SHA_CACHE: dict[tuple, str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
 
 
 def pack_tiles(tile: int, height: int, width: int, tiles: list[bytes]) -> bytes:

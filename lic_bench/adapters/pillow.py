@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 from ..errors import LicBenchError
-from .base import Codec, Param
+from .base import Codec, Knob, Param
 
 
 def _pillow_versions(feature: str) -> dict[str, str]:
@@ -59,6 +59,7 @@ class WebP(_QualityCodec):
 
     format, feature = "WEBP", "webp"
     default_operating_points = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
+    quality_knob = Knob(0, 100, integer=True, increasing=True)
     params = {"method": Param(4, "speed/quality trade-off, 0 (fast) .. 6 (slow, best)", choices=tuple(range(7)))}
 
     def save_options(self, op):
@@ -71,6 +72,7 @@ class JPEG(_QualityCodec):
     format, feature = "JPEG", "jpg"
     default_operating_points = (10, 20, 30, 40, 50, 60, 70, 80, 90)
     quality_range = (1, 100)
+    quality_knob = Knob(1, 100, integer=True, increasing=True)
     params = {
         "subsampling": Param("420", "chroma subsampling", choices=("444", "422", "420")),
         "optimize": Param(False, "optimised Huffman tables"),
@@ -86,6 +88,7 @@ class AVIF(_QualityCodec):
 
     format, feature = "AVIF", "avif"
     default_operating_points = (10, 20, 30, 40, 50, 60, 70, 80)
+    quality_knob = Knob(0, 100, integer=True, increasing=True)
     params = {
         "subsampling": Param("444", "chroma subsampling", choices=("444", "422", "420")),
         "speed": Param(6, "encoder speed 0 (slow) .. 10 (fast)", choices=tuple(range(11))),
@@ -102,6 +105,8 @@ class JPEG2000(_PillowCodec):
     format, feature = "JPEG2000", "jpg_2000"
     operating_point_name = "ratio"
     default_operating_points = (200, 120, 80, 50, 30, 20, 12, 8)
+    #: bpp ≈ 24 / ratio, so a higher ratio gives fewer bits
+    quality_knob = Knob(2, 2000, integer=False, increasing=False, resolution=0.01)
     params = {
         "mct": Param(True, "multiple-component (colour) transform; off costs ~3 dB"),
         "container": Param("j2k", "raw codestream or JP2 file", choices=("j2k", "jp2")),

@@ -34,7 +34,15 @@ def parse_ops(text: Optional[str]) -> Optional[list[float]]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        fail(f"-q/--qualities {text!r}: give comma-separated numbers, e.g. 5,10,20")
+        fail(f"-q/--qualities {text!r}: give comma-separated numbers, e.g. 5,10,20, or targets, e.g. bpp=0.12,0.25")
+
+
+def parse_targets(text: Optional[str]) -> tuple[Optional[str], Optional[list[float]]]:
+    """``-q 5,10`` -> (None, [5, 10]); ``-q bpp=0.12,0.25`` / ``psnr=30,32`` -> ("bpp", [0.12, 0.25])."""
+    if text and "=" in text:
+        kind, _, values = text.partition("=")
+        return kind.strip(), parse_ops(values)
+    return None, parse_ops(text)
 
 
 def emit(text: str, output: Optional[Path]) -> None:

@@ -8,8 +8,11 @@ from typing import Optional
 
 import typer
 
+from ..record import METRICS, QUALITY_METRICS
 from ._options import CodecsOpt, DataDirOpt, DatasetOpt, FormatOpt, OutputOpt, StoreOpt, check_format, emit
 from ._ci_options import AnchorPointsOpt, CIMethodOpt, CIOpt, RateRangeOpt, ResamplesOpt, SeedOpt
+
+METRIC_HELP = "|".join(QUALITY_METRICS) + " (the metric table; comma-separated for several)"
 
 BD_FIELDS = ["codec", "test_kind", "anchor", "anchor_kind", "dataset", "metric", "method", "aggregation", "bd_rate",
              "bd_quality", "overlap", "points", "status"]
@@ -19,7 +22,7 @@ def command(
     dataset: str = DatasetOpt,
     anchor: str = typer.Option("vtm-12.1", "--anchor", help="anchor curve (store, imported, shipped; NAME@shipped forces the shipped one)"),
     codecs: Optional[str] = CodecsOpt,
-    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="psnr-rgb|psnr-y|psnr-ycbcr|ms-ssim|ms-ssim-db (comma-separated for several)"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help=METRIC_HELP),
     method: str = typer.Option("pchip", "--method", help="pchip|cubic|akima|pchip-trapz100"),
     aggregation: str = typer.Option("mean", "--aggregation", help="mean|pooled"),
     per_image: bool = typer.Option(False, "--per-image", help="mean of per-image BD-rates instead"),
@@ -57,9 +60,8 @@ def command(
     else:
         head = ["codec", "metric", "BD-rate"] + ([f"{t.options.level * 100:g} % CI", "images"] if with_ci else []) + \
                ["BD-quality", "overlap", "points", "status"]
-        table = [[r["codec"] + ("" if r["test_kind"] == "measured" else f" ({r['test_kind']})"), r["metric"],
-                  fmt_value(r["bd_rate"], " %")] + ([ci_cell(r), images_cell(r)] if with_ci else []) +
-                 [fmt_value(r["bd_quality"], " dB"),
+        table = [[r["label"], r["metric"], fmt_value(r["bd_rate"], " %")] + ([ci_cell(r), images_cell(r)] if with_ci else []) +
+                 [fmt_value(r["bd_quality"], f" {METRICS[r['metric']].unit}".rstrip()),
                   "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]
         caption = (f"anchor: {t.anchor.label}; {anchor_caption(t.anchor)}\n"
                    f"method: {t.method}; aggregation: {rows[0]['aggregation_label']}; negative BD-rate = fewer bits than the anchor")
@@ -83,7 +85,7 @@ def compare_command(
     codec: str = typer.Argument(..., help="your curve (e.g. a measured codec)"),
     reference: str = typer.Argument(..., help="the curve to compare with, e.g. tcm-large@paper"),
     dataset: str = DatasetOpt,
-    metric: str = typer.Option("psnr-rgb", "--metric", "-m"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help=METRIC_HELP),
     method: str = typer.Option("pchip", "--method"),
     ci: Optional[float] = CIOpt,
     resamples: int = ResamplesOpt,
@@ -111,6 +113,10 @@ def compare_command(
                + (f" {ci_cell(row)}, images {images_cell(row)}" if "ci" in row else "")
                + f", Δquality at equal rate {fmt_value(row['bd_quality'], ' dB')}"
                + ("" if row["status"] == "ok" else f" — {row['status']}"))
+    for m in row.get("matched") or []:
+        typer.echo(f"  at {m['kind']} = {m['target']:g} ({m['images']} images): Δ{row['metric']} mean {m['mean']:+.3f}, "
+                   f"median {m['median']:+.3f} (IQR {m['q1']:+.3f} … {m['q3']:+.3f}); better on {m['better']} of {m['images']}; "
+                   f"largest bpp gap {m['max_abs_bpp_gap']:.4f}")
     if row.get("reference_version"):
         typer.echo(f"reference: {row['reference_label']}; {row['reference_version']}")
     if row.get("options"):

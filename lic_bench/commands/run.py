@@ -8,13 +8,14 @@ from typing import Optional
 
 import typer
 
-from ._options import DataDirOpt, StoreOpt, fail, parse_ops
+from ._options import DataDirOpt, StoreOpt, fail, parse_targets
 
 
 def command(
     codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="comma-separated specs, with inline params: webp:method=0,jpeg"),
     dataset: str = typer.Option("sample", "--dataset", "-d", help="registered dataset name or a folder of images"),
-    qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="override operating points, e.g. 5,10,20"),
+    qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="operating points, e.g. 5,10,20; or per-image targets met by "
+                                            "searching the quality knob: bpp=0.12,0.25,0.5 or psnr=30,32"),
     data_dir: Optional[Path] = DataDirOpt,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="parallel worker processes for CPU codecs"),
     device: str = typer.Option("cpu", "--device", help="cpu|cuda (codecs that declare a device option: learned)"),
@@ -32,6 +33,10 @@ def command(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786"),
     retries: int = typer.Option(2, "--retries", min=0, help="retries of a job whose worker died or that timed out"),
     job_timeout: Optional[float] = typer.Option(None, "--job-timeout", help="seconds before a job is killed and retried (local pool)"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="pixel metrics to add to psnr,ms-ssim (always measured): "
+                                          "ssimulacra2, butteraugli-max, butteraugli-pnorm3, flip, lpips-alex, lpips-vgg, dists"),
+    metric_weights_dir: Optional[Path] = typer.Option(None, "--metric-weights-dir", help="LPIPS/DISTS weight files (or $LIC_BENCH_PERCEPTUAL_WEIGHTS)"),
+    butteraugli: Optional[Path] = typer.Option(None, "--butteraugli", help="libjxl butteraugli_main (or $LIC_BENCH_BUTTERAUGLI, PATH)"),
 ):
     """Evaluate codecs on a dataset; finished results are cached, failures recorded."""
     from .. import api
@@ -48,11 +53,12 @@ def command(
     if aggregation not in AGGREGATIONS:
         fail(f"--aggregation {aggregation!r}: choose mean or pooled")
     runtime = {"device": device, "vtm_dir": vtm_dir, "weights_dir": weights_dir, "checkpoint": checkpoint,
-               "decode_device": decode_device}
-    res = api.run(codecs, dataset, qualities=parse_ops(qualities), data_dir=data_dir, jobs=jobs, store=store,
+               "decode_device": decode_device, "metric_weights_dir": metric_weights_dir, "butteraugli": butteraugli}
+    target, ops = parse_targets(qualities)
+    res = api.run(codecs, dataset, qualities=ops, target=target, data_dir=data_dir, jobs=jobs, store=store,
                   runtime=runtime, model_class=model_class, keep_bitstreams=not no_bitstreams,
                   progress=not no_progress and sys.stderr.isatty(), executor=executor, scheduler=scheduler,
-                  retries=retries, job_timeout=job_timeout, profile=profile,
+                  retries=retries, job_timeout=job_timeout, profile=profile, metrics=metrics,
                   on_profile=lambda name, w, h, dev: typer.echo(f"{name}: complexity recorded at {w}x{h} on {dev}"))
     s = res.summary
     typer.echo(f"{res.dataset.describe()}: {s.planned} jobs, {s.cached} cached, {s.done} computed, {len(s.failed)} failed"

@@ -13,7 +13,6 @@ libjxl's "3-norm" is not a plain p-norm: it averages the p-, 2p- and 4p-norms of
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -115,11 +114,9 @@ def _version_from_sibling(path: Path) -> str | None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from ..datasets import file_sha256
+
+    return file_sha256(path)
 
 
 @lru_cache(maxsize=16)

@@ -12,7 +12,6 @@ torch.load(weights_only=True), which refuses pickled code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import pickle
@@ -127,20 +126,11 @@ def locate_all(files, weights_dir: str | Path | None = None) -> dict[WeightFile,
     return found  # type: ignore[return-value]
 
 
-_verified: dict[tuple[str, int, int], str] = {}
-
-
 def sha256_of(path: Path) -> str:
     """The file's sha256, remembered per (path, size, mtime) in this process (VGG16's file is 528 MB)."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _verified:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _verified[key] = digest.hexdigest()
-    return _verified[key]
+    from ..datasets import file_sha256
+
+    return file_sha256(path)
 
 
 def load_verified(file: WeightFile, path: Path) -> dict[str, torch.Tensor]:

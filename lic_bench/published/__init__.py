@@ -500,19 +500,25 @@ def show(name: str, dataset: str | None = None) -> dict:
 
 
 def to_curve(curve: PublishedCurve):
-    """The curve as today's ``references.Curve`` (kind 'reported', aggregated points: bpp, psnr-rgb,
-    ms-ssim-rgb linear), so ``bdcompare.compare`` can use it until the resolver of issue 12 takes over."""
+    """The curve as a ``references.Curve`` of kind 'published': aggregated points in lic-bench's metric
+    names (whatever ``rd`` can derive without guessing), provenance, licence, source and citation."""
     from ..references import Curve
 
-    points, warnings = {"bpp": list(curve.points["bpp"])}, []
-    for metric, key in (("psnr-rgb", "psnr-rgb"), ("ms-ssim", "ms-ssim-rgb")):
+    points, warnings = {"bpp": list(curve.points["bpp"])}, list(curve.warnings)
+    for metric in ("psnr-rgb", "psnr-y", "ms-ssim", "ms-ssim-db"):
         if curve.provides(metric):
-            _, q, w = curve.rd(metric)
-            points[key] = q
-            warnings += [x for x in w if x not in warnings]
-    prov = {"provenance": curve.provenance, "source": curve.source, "licence": curve.licence,
+            rates, q, w = curve.rd(metric)
+            if list(rates) != points["bpp"]:  # published at its own rates (e.g. a separate MS-SSIM file)
+                points[f"bpp:{metric}"] = list(rates)
+            points[metric] = list(q)
+            notes = [x for x in w if x not in warnings]  # what this metric's values rest on, shown with its BD-rates
+            if notes:
+                points[f"notes:{metric}"] = notes
+    prov = {"provenance": curve.provenance_short, "provenance_kind": curve.provenance_kind,
+            "source": "; ".join(f"{s.repo}@{s.commit}:{s.path}" for s in curve.sources) if curve.sources else "",
+            "licence": curve.licence, "dataset_as_published": curve.dataset_as_published,
             "citation": f"{curve.paper_title} ({curve.year})" if curve.year else curve.paper_title}
-    return Curve(curve.name, curve.dataset, "reported", prov, points=points, warnings=warnings)
+    return Curve(curve.name, curve.dataset, "published", prov, points=points, warnings=warnings)
 
 
 __all__ = ["PublishedCurve", "Source", "METRICS", "DATASETS", "library", "refused", "datasets", "lookup",
