@@ -420,11 +420,13 @@ def compare(codec: str, reference: str, dataset: str, metric: str = "psnr-rgb", 
 def report(dataset: str, codecs=None, anchor: str | None = "vtm-12.1", references=None, method: str = "pchip",
            image: str | None = None, target_bpp: float | None = None, crop=None, output="reports/report.html",
            store=None, data_dir=None, *, ci=95, resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
-           wide_axes: bool = False, export=None) -> tuple[Path, int]:
+           wide_axes: bool = False, export=None, metrics=None, published_top: int = 0) -> tuple[Path, int]:
     """Write one self-contained HTML report; returns (path, size in bytes). `codecs` may name any curve
     (measured, NAME@paper, imported, shipped); `references` adds curves to draw. anchor "a,b": BD-rates
     against both, side by side (the first is drawn). ci: level of the BD intervals (None/0: none).
-    export=DIR: also SVG/PDF figures and LaTeX/Markdown BD tables there."""
+    export=DIR: also SVG/PDF figures and LaTeX/Markdown BD tables there. metrics: pixel metrics with a
+    panel (default: those the measured records have). published_top=N: also the N best published curves
+    of the dataset's leaderboard (against the anchor, PSNR-RGB), with their citations."""
     from .bdci import ci_options
     from .formats import write_text_atomic
     from .reporting import ReportOptions, build, render
@@ -432,7 +434,12 @@ def report(dataset: str, codecs=None, anchor: str | None = "vtm-12.1", reference
     opts = ReportOptions(dataset, _split(codecs), anchor or None, _split(references) if references is not None else None,
                          method, image, target_bpp, crop, data_dir=data_dir,
                          ci=ci_options(ci, resamples, ci_method, seed), wide_axes=wide_axes,
-                         export_dir=str(export) if export else None)
+                         export_dir=str(export) if export else None,
+                         metrics=[m for m in (_split(metrics) or []) if check_metrics(m)] or None)
+    if published_top:
+        board = leaderboard(dataset, (anchor or "vtm-12.1").split(",")[0], "psnr-rgb", method, store=store, data_dir=data_dir)
+        best = [r["codec"] for r in board.rows if r["test_kind"] == "published" and r["bd_rate"] is not None][:published_top]
+        opts.references = (opts.references or []) + best
     with Store(store, readonly=True) as st:
         html = render(build(st, opts))
     path = write_text_atomic(Path(output), html)

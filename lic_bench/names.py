@@ -392,9 +392,11 @@ def published_curve(text: str, dataset: str):
     try:
         pc = published.lookup(text, dataset if dataset in known else None)
     except LicBenchError as e:
-        if dataset in known or "several datasets" not in str(e):
-            raise
-        raise LicBenchError(f"{text!r} is not published for dataset {dataset!r}: {e}") from None
+        elsewhere = sorted(c.dataset for c in published.library().values() if text == c.name or text in c.aliases)
+        if elsewhere and dataset not in elsewhere:
+            raise LicBenchError(f"{text!r} is published on {', '.join(elsewhere)}, not on {dataset!r}; "
+                                "curves of different datasets are never compared") from None
+        raise
     if pc.dataset != dataset:
         raise LicBenchError(f"{text!r} is published on {pc.dataset} ({known[pc.dataset]}), not on {dataset!r}; "
                             "curves of different datasets are never compared")

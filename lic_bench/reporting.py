@@ -38,6 +38,7 @@ class ReportOptions:
     data_dir: str | None = None
     ci: object = None  # bdci.CIOptions for the BD table (default: 95 %, 2000 resamples, seed 0)
     wide_axes: bool = False  # axis ranges span every drawn curve, not only the measured ones and the anchor
+    metrics: list[str] | None = None  # pixel metrics with a panel (default: those the measured records have)
     export_dir: str | None = None  # also write SVG/PDF figures and LaTeX/Markdown BD tables here
 
 
@@ -48,6 +49,7 @@ class Series:
     bpp: list[float]
     psnr: list[float]
     msssim_db: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # metric -> (rates, qualities) for the panels of chosen pixel metrics
 
 
 #: Metrics of the table reported (without interval) under the main BD table.
@@ -56,7 +58,7 @@ PANELS = (("psnr", "psnr-rgb", "PSNR-RGB (dB)", "PSNR-RGB vs bpp"), ("msssim_db"
 
 
 def rd_figures(series: list[Series], dataset: str, styles: dict | None = None, wide: bool = False,
-               anchor_text: str = "") -> list[tuple[str, str, object | None]]:
+               anchor_text: str = "", extra_metrics: tuple[str, ...] = ()) -> list[tuple[str, str, object | None]]:
     """(title, metric, figure or None) per panel; one style per curve in every panel (paperfigs.curve_styles);
     axes span the measured curves and the anchor(s) unless `wide`."""
     import matplotlib
@@ -68,13 +70,18 @@ def rd_figures(series: list[Series], dataset: str, styles: dict | None = None, w
 
     plt.rcParams["svg.fonttype"] = "none"
     styles = styles or curve_styles([s.label for s in series], [s.label for s in series if s.kind == "anchor"])
+    from .record import METRICS
+
     out = []
-    for key, metric, ylabel, title in PANELS:
+    panels = list(PANELS) + [(None, m, METRICS[m].label + (f" ({METRICS[m].unit})" if METRICS[m].unit else "")
+                              + ("" if METRICS[m].higher_is_better else " — lower is better"), f"{METRICS[m].label} vs bpp")
+                             for m in extra_metrics]
+    for key, metric, ylabel, title in panels:
         fig, ax = plt.subplots(figsize=(7.2, 4.8))
         drawn, spans, all_spans = 0, [], []
         for s in series:
-            ys = getattr(s, key)
-            pts = sorted((x, y) for x, y in zip(s.bpp, ys) if y is not None and math.isfinite(y)) if ys else []
+            xs, ys = (s.bpp, getattr(s, key)) if key else s.extra.get(metric, ([], []))
+            pts = sorted((x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)) if ys else []
             if not pts:
                 continue
             label = s.label + ("" if s.kind == "measured" else f" ({'reported, not measured here' if s.kind == 'reported' else s.kind})")
@@ -106,10 +113,21 @@ def rd_figures(series: list[Series], dataset: str, styles: dict | None = None, w
 
 
 def rd_plots(series: list[Series], dataset: str, styles: dict | None = None, wide: bool = False,
-             anchor_text: str = "") -> list[tuple[str, str]]:
+             anchor_text: str = "", extra_metrics: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     from .paperfigs import svg_text
 
-    return [(title, svg_text(fig) if fig is not None else "") for title, _, fig in rd_figures(series, dataset, styles, wide, anchor_text)]
+    return [(title, svg_text(fig) if fig is not None else "")
+            for title, _, fig in rd_figures(series, dataset, styles, wide, anchor_text, extra_metrics)]
+
+
+def chosen_pixel_metrics(opts_metrics, curves) -> tuple[str, ...]:
+    """Pixel metrics with a panel: the ones asked for, else every one some measured record has."""
+    from .record import METRICS
+
+    if opts_metrics:
+        return tuple(m for m in opts_metrics if METRICS[m].computed_by)
+    present = {m for c in curves for r in (c.records or []) for m in r.metrics}
+    return tuple(m for m in METRICS if m in present)
 
 
 def _png_data_uri(arr: np.ndarray) -> str:
@@ -202,6 +220,7 @@ def build(store, opts: ReportOptions) -> dict:
         refs += [resolve_curve(store, n, ds) for n in opts.references]
     refs = list({c.name: c for c in refs}.values())
     series = []
+    pixel_metrics = chosen_pixel_metrics(opts.metrics, curves)
     all_anchors = ([anchor] if anchor else []) + more_anchors
     for c in [a for a in all_anchors if a.name not in {x.name for x in curves}] + curves + refs:
         try:
@@ -214,7 +233,14 @@ def build(store, opts: ReportOptions) -> dict:
         except LicBenchError:
             mdb = {}
         kind = "anchor" if any(c is a for a in all_anchors) else c.kind
-        series.append(Series(c.name, kind, r, q, [mdb.get(x) for x in r]))
+        extra = {}
+        for m in pixel_metrics:
+            try:
+                xs, ys, _ = c.rd(m)
+                extra[m] = (xs, ys)
+            except LicBenchError:
+                pass
+        series.append(Series(c.name, kind, r, q, [mdb.get(x) for x in r], extra))
     from .bdci import CIOptions, bd_row
     from .bdtext import anchor_caption, anchor_version
     from .paperfigs import curve_styles, per_image_plot
@@ -222,7 +248,7 @@ def build(store, opts: ReportOptions) -> dict:
     styles = curve_styles([x.label for x in series], [a.name for a in all_anchors])
     anchor_text = "" if anchor is None else f"{anchor.name}, {anchor_version(anchor) or anchor.kind}"
     ci_opts = opts.ci if opts.ci is not None else CIOptions(level=0.95)
-    plots = rd_plots(series, ds.name, styles, opts.wide_axes, anchor_text)
+    plots = rd_plots(series, ds.name, styles, opts.wide_axes, anchor_text, pixel_metrics)
 
     bd_rows, bd_more, bd_other = [], [], {}
     if anchor is not None:
@@ -232,7 +258,7 @@ def build(store, opts: ReportOptions) -> dict:
             for metric in ("psnr-rgb", "ms-ssim-db"):
                 bd_rows.append(bd_row(anchor, c, metric, opts.method, "mean", ci_opts))
         other = [bd_row(anchor, c, m, opts.method, "mean") for c in curves + refs if c.name != anchor.name
-                 for m in OTHER_METRICS]
+                 for m in OTHER_METRICS + pixel_metrics]
         bd_other = {(r["codec"], r["metric"]): r for r in other}
         for extra in more_anchors:
             rows = [bd_row(extra, c, m, opts.method, "mean", ci_opts) for c in curves + refs if c.name != extra.name
@@ -297,7 +323,7 @@ def build(store, opts: ReportOptions) -> dict:
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
             "anchor_error": anchor_error, "anchor_text": anchor_text,
             "anchor_caption": anchor_caption(anchor) if anchor else "", "bd_more": bd_more,
-            "per_image_svg": per_image_svg, "bd_other": bd_other, "other_metrics": OTHER_METRICS, "ci": ci_opts, "ci_label": f"{ci_opts.level * 100:g} % CI" if ci_opts.interval else "",
+            "per_image_svg": per_image_svg, "bd_other": bd_other, "other_metrics": OTHER_METRICS + pixel_metrics, "ci": ci_opts, "ci_label": f"{ci_opts.level * 100:g} % CI" if ci_opts.interval else "",
             "exported": _export(opts, series, styles, ds.name, anchor_text, bd_rows) if opts.export_dir else []}
 
 
@@ -310,7 +336,8 @@ def _export(opts: ReportOptions, series, styles, dataset: str, anchor_text: str,
     from .paperfigs import export, per_image_figure
 
     figs = [(re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"), fig)
-            for title, _, fig in rd_figures(series, dataset, styles, opts.wide_axes, anchor_text) if fig is not None]
+            for title, _, fig in rd_figures(series, dataset, styles, opts.wide_axes, anchor_text,
+                                            tuple(m for s in series for m in s.extra)) if fig is not None]
     fig = per_image_figure([r for r in bd_rows if r["metric"] == "psnr-rgb"], styles, _per_image_title(anchor_text, dataset))
     if fig is not None:
         figs.append(("per-image-bd-rate", fig))

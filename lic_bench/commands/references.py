@@ -92,7 +92,11 @@ def leaderboard_command(
               fmt_value(r["bd_rate"], " %"), fmt_value(r["bd_quality"], " dB"),
               "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["status"]] for i, r in enumerate(rows)]
     n_num = sum(r["bd_rate"] is not None for r in t.rows)
-    emit(table_text(f"leaderboard on {t.dataset}: {metric} BD-rate vs {t.anchor.label} ({n_num} of {len(t.rows)} curves with a number)",
+    from ..bdtext import anchor_version
+
+    version = anchor_version(t.anchor)
+    emit(table_text(f"leaderboard on {t.dataset}: {metric} BD-rate vs {t.anchor.label}{f', {version}' if version else ''} "
+                    f"({n_num} of {len(t.rows)} curves with a number)",
                     ["#", "curve", "provenance", "year", "BD-rate", "BD-quality", "overlap", "status"], table,
                     caption=f"method {t.method}; mean of per-image values; negative = fewer bits than the anchor; "
                             "published curves as their sources state them (see `references show NAME`)"), output)

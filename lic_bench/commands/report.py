@@ -27,6 +27,8 @@ def command(
     seed: int = SeedOpt,
     wide_axes: bool = typer.Option(False, "--wide-axes", help="axes span every drawn curve (default: the measured curves and the anchor)"),
     export: Optional[Path] = typer.Option(None, "--export", help="also write the figures as SVG and PDF and the BD table as LaTeX and Markdown in this folder"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="pixel metrics with a panel each (default: those the results have), e.g. ssimulacra2,flip"),
+    published: int = typer.Option(0, "--published", min=0, help="also draw the N best published curves of the leaderboard, with citations"),
     data_dir: Optional[Path] = DataDirOpt,
     store: Optional[Path] = StoreOpt,
 ):
@@ -42,7 +44,7 @@ def command(
             fail(f"--crop {crop!r}: write X,Y")
     path, size = api.report(dataset, codecs, anchor, references, method, image, target_bpp, xy, output, store, data_dir,
                             ci=ci or None, resamples=resamples, ci_method=ci_method, seed=seed, wide_axes=wide_axes,
-                            export=export)
+                            export=export, metrics=metrics, published_top=published)
     typer.echo(f"wrote {path} ({size // 1024} KiB)")
     if export:
         typer.echo(f"exported figures (SVG, PDF) and BD tables (LaTeX, Markdown) to {export}")
