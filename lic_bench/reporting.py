@@ -318,7 +318,13 @@ def build(store, opts: ReportOptions) -> dict:
         from .published import bibtex as _bibtex
 
         bibtex = _bibtex([c.name for c in used])
-    return {"citations": citations, "bibtex": bibtex, "title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
+    from .bdcompare import matched_deltas
+
+    targeted = [c for c in curves if c.provenance.get("target")]
+    matched = [{"name": c.name, "rows": matched_deltas(targeted[0], c, "psnr-rgb")} for c in targeted[1:]]
+    matched = [m for m in matched if m["rows"]]
+    return {"matched": matched, "matched_reference": targeted[0].name if targeted else "", "matched_metric": "PSNR-RGB (dB)",
+            "citations": citations, "bibtex": bibtex, "title": opts.title or f"lic-bench report — {ds.name}", "dataset": ds.name, "plots": plots,
             "anchor": anchor, "bd_rows": bd_rows, "best": best, "drill": drill, "visual": visual_comparison(store, crs, opts, Path(ds.folder or "")),
             "prov": prov, "complexity": complexity, "outlier_db": OUTLIER_DB,
             "anchor_error": anchor_error, "anchor_text": anchor_text,

@@ -161,3 +161,10 @@ def test_metrics_add_on_the_shipped_anchor_equals_scoring_its_decoded_bitstreams
     ycc = np.fromfile(yuv, np.uint8).reshape(3, 512, 768).transpose(1, 2, 0)
     by_hand = lic_bench.score("ssimulacra2", KODAK / "kodim01.png", color.ycbcr_to_rgb_u8(ycc, "bt709-8bit"))["ssimulacra2"]
     assert sorted(got) == [22, 27, 32, 37, 42, 47] and got[47] == by_hand
+
+
+def test_report_compares_rate_matched_curves_per_image(small_dataset, tmp_path):
+    ok("run", "--codecs", "webp,jpeg", "-d", small_dataset, "-q", "bpp=0.6", "--no-progress")
+    ok("report", "-d", "imgs", "--anchor", "", "-o", tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="matched-table"' in html and "bpp = 0.6" in html and "of 3" in html
