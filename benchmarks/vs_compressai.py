@@ -88,6 +88,22 @@ def lic_bench_numbers(store: Path, codec: str, dataset: Path, env: dict, workdir
     return json.loads(files[0].read_text())["results"]
 
 
+def lic_bench_payload_numbers(store: Path, codec: str, dataset: Path, env: dict, workdir: Path) -> dict:
+    """As lic_bench_numbers, with bpp from the entropy-coded payload only (eval_model's convention: no
+    container header), from the per-image records."""
+    results = lic_bench_numbers(store, codec, dataset, env, workdir)
+    _, _, out = timed([sys.executable, "-m", "lic_bench", "results", "--store", str(store), "--dataset", dataset.name,
+                       "--codecs", codec, "--per-image", "--format", "json"], env)
+    rows = json.loads(out)
+    by_op: dict[float, list[float]] = {}
+    for r in rows:
+        by_op.setdefault(r["op"], []).append(8.0 * r["payload_bytes"] / (r["height"] * r["width"]))
+    payload = {op: sum(v) / len(v) for op, v in by_op.items()}
+    # same order as the aggregated curve (increasing total bpp = increasing op for one model)
+    results["bpp"] = [payload[op] for op in sorted(payload)] if len(payload) == len(results["bpp"]) else results["bpp"]
+    return results
+
+
 def compressai_numbers(stdout: str) -> dict:
     return json.loads(stdout[stdout.index("{"):])["results"]
 
@@ -179,7 +195,7 @@ def main() -> None:
                     lambda store: [*lic, "--codecs", spec, "--checkpoint", str(ckpt), "-q", str(a.arch_quality),
                                    "--store", str(store)],
                     compressai_cli("compressai.utils.eval_model", "checkpoint", str(images), "-a", a.arch, "-p", str(ckpt)),
-                    lambda store: lic_bench_numbers(store, spec, images, env, workdir), a.rounds, env, workdir)
+                    lambda store: lic_bench_payload_numbers(store, spec, images, env, workdir), a.rounds, env, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
