@@ -61,7 +61,8 @@ def _kill_group(pgid: int) -> None:
 def run_tool(args: list[str], timeout: float | None, cwd=None) -> subprocess.CompletedProcess:
     """subprocess.run(capture_output=True, text=True) for an external tool, started in a new session:
     on a timeout, or when the job is stopped, the tool's whole process group is killed (a wrapper
-    script's children included). Raises subprocess.TimeoutExpired like subprocess.run."""
+    script's children included), as is anything it leaves running in its group when it exits. Raises
+    subprocess.TimeoutExpired like subprocess.run."""
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             cwd=cwd, start_new_session=True)
     _TOOL_GROUPS.add(proc.pid)
@@ -73,6 +74,7 @@ def run_tool(args: list[str], timeout: float | None, cwd=None) -> subprocess.Com
         raise
     finally:
         _TOOL_GROUPS.discard(proc.pid)
+    _kill_group(proc.pid)  # whatever the tool left running in its group (a wrapper's background child)
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
