@@ -164,7 +164,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
     if job_timeout is not None and not (math.isfinite(job_timeout) and job_timeout > 0):
         raise OptionError(f"--job-timeout {job_timeout:g}: give a positive, finite number of seconds")
     if job_timeout is not None and executor != "local":
-        raise OptionError(f"--job-timeout works with --executor local only (Dask has its own worker limits); drop it or use local")
+        raise OptionError("--job-timeout works with --executor local only (Dask has its own worker limits); drop it or use local")
     for pc in prepared:
         if pc.identity.get("provenance", {}).get("random_init"):
             raise LicBenchError(f"{pc.spec.name}: random weights are for complexity and timing only; RD results are refused "

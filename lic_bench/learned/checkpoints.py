@@ -44,7 +44,7 @@ def read_state_dict(path: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise LicBenchError(f"checkpoint {path}: refused, {unsafe_pickle_reason(e)}; "
+        raise LicBenchError(f"checkpoint {path}: cannot be read safely, {unsafe_pickle_reason(e)}; "
                             "export its state_dict (tensors only) with torch.save from a copy you trust") from None
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
