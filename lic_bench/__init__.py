@@ -4,7 +4,8 @@ The harness owns every convention (colour, padding, rounding, metrics, bpp, aggr
 codec adapters only turn pixels into bytes and bytes back into pixels.
 
 The Python API is the same library the commands call (:mod:`lic_bench.api`): ``run``, ``records``,
-``curves``, ``bdrate``, ``compare``, ``report``, ``baseline_save``, ``gate``, ``score``, ``metrics_add``, ``load_model``. Names
+``curves``, ``bdrate``, ``compare``, ``report``, ``baseline_save``, ``gate``, ``prune``, ``score``, ``metrics_add``,
+``load_model``. Names
 (datasets by registered name, folder path or content hash; curves by any kind of name) resolve as
 in the CLI. No public name here is also a submodule, so none is shadowed by an import.
 
@@ -18,7 +19,7 @@ __version__ = "0.1.0"
 METRIC_VERSION = "1"
 
 __all__ = ["__version__", "METRIC_VERSION", "run", "records", "curves", "bdrate", "compare", "report", "baseline_save",
-           "gate", "score", "metrics_add", "load_model"]
+           "gate", "prune", "score", "metrics_add", "load_model"]
 
 
 def run(codecs, dataset: str = "sample", **kwargs):
@@ -26,6 +27,13 @@ def run(codecs, dataset: str = "sample", **kwargs):
     from .api import run as _run
 
     return _run(codecs, dataset, **kwargs)
+
+
+def prune(dataset: str, codecs, **kwargs) -> list:
+    """Delete chosen records (qualities=, status=; dry_run=True only lists them); returns the records chosen."""
+    from .api import prune as _prune
+
+    return _prune(dataset, codecs, **kwargs)
 
 
 def records(dataset: str, codecs=None, store=None, data_dir=None):

@@ -292,6 +292,29 @@ def results(dataset: str, codecs=None, store=None, data_dir=None) -> list:
         return codec_results(st, dataset, _split(codecs), data_dir)
 
 
+def prune(dataset: str, codecs, *, qualities=None, status: str | None = None, store=None, data_dir=None,
+          dry_run: bool = False) -> list:
+    """Delete chosen records: those of `codecs` (required; names resolved as `results` does) on `dataset`,
+    only at `qualities` and/or with `status` when given. One transaction; returns the records chosen
+    (each with .image), deleted unless `dry_run`. A later `run` recomputes what was deleted."""
+    from .record import KEY_FIELDS
+    from .results import codec_results
+
+    names = _split(codecs)
+    if not names:
+        raise OptionError("--codecs: name the results to delete (nothing is deleted without a codec)")
+    if status is not None and status not in ("ok", "failed", "excluded"):
+        raise OptionError(f"--status {status!r}: choose ok, failed or excluded")
+    wanted = None if qualities is None else {float(q) for q in qualities}
+    with Store(store) as st:
+        crs = codec_results(st, dataset, names, data_dir)
+        chosen = [r for cr in crs for r in cr.records
+                  if (wanted is None or r.op in wanted) and (status is None or r.status == status)]
+        if not dry_run:
+            st.delete_records([tuple(r[k] for k in KEY_FIELDS) for r in chosen])
+    return chosen
+
+
 def records(dataset: str, codecs=None, store=None, data_dir=None):
     """Per-image records (one row per codec, operating point and image) with every metric, as a DataFrame."""
     from .results import records_frame

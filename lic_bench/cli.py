@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from .commands import anchors, bdrate, complexity, datasets, gate, list_, metrics, references, report, results, run
+from .commands import anchors, bdrate, complexity, datasets, gate, list_, metrics, prune, references, report, results, run
 from .errors import LicBenchError, OptionError
 
 def _usage_errors(fn):
@@ -33,6 +33,7 @@ app.add_typer(datasets.app, name="datasets")
 app.command("run")(_usage_errors(run.command))
 app.command("results")(_usage_errors(results.command))
 app.command("import")(_usage_errors(results.import_command))
+app.command("prune")(_usage_errors(prune.command))
 app.command("bdrate")(_usage_errors(bdrate.command))
 app.command("compare")(_usage_errors(bdrate.compare_command))
 app.command("complexity")(_usage_errors(complexity.command))

@@ -179,6 +179,9 @@ def index_dataset(ds: Dataset, store) -> tuple[str, list[ImageRef], list[tuple[s
     The content hash (image names and decoded-pixel hashes) is what identifies a dataset in the
     store: two folders with the same images are one dataset, one folder whose images changed is two.
     """
+    from .imageio import max_pixels
+
+    max_pixels()  # a bad limit is one error about the variable, not one per image
     refs, errors = [], []
     for im in ds.images:
         row = None

@@ -71,9 +71,44 @@ def load_baselines(path: Path) -> list[dict]:
             raise LicBenchError(f"{f}: not a lic-bench baseline (create one with `lic-bench baseline save`)")
         if doc.get("schema_version") != BASELINE_VERSION:
             raise LicBenchError(f"{f}: baseline schema version {doc.get('schema_version')}, this lic-bench reads {BASELINE_VERSION}")
+        problem = _baseline_problem(doc)
+        if problem:
+            raise LicBenchError(f"{f}: malformed baseline ({problem}); recreate it with `lic-bench baseline save`")
         doc["_path"] = str(f)
         out.append(doc)
     return out
+
+
+#: Top-level keys of a baseline and the JSON types they must have.
+_BASELINE_KEYS = {"codec": str, "spec_digest": str, "identity": dict, "spec": dict, "conditions": dict,
+                  "dataset": dict, "records": list}
+_NUMBER_FIELDS = {"op", "bytes", "payload_bytes", "height", "width", "sse_r", "sse_g", "sse_b", "sse_y", "sse_cb", "sse_cr",
+                  "ms_ssim", "enc_s", "dec_s"}
+
+
+def _baseline_problem(doc: dict) -> str | None:
+    """What is wrong with a parsed baseline's shape (None when it can be judged): a hand-edited or
+    truncated file is a data error (exit 2), never a traceback a CI job would read as a regression."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    for k, typ in _BASELINE_KEYS.items():
+        if k not in doc:
+            return f"no {k!r} key"
+        if not isinstance(doc[k], typ):
+            return f"{k!r} is {type(doc[k]).__name__}, expected {'object' if typ is dict else 'list' if typ is list else 'string'}"
+    for k in ("name", "content_sha256"):
+        if not isinstance(doc["dataset"].get(k), str):
+            return f"dataset.{k} missing or not a string"
+    for i, r in enumerate(doc["records"]):
+        if not isinstance(r, dict):
+            return f"records[{i}] is not an object"
+        if not number(r.get("op")) or not isinstance(r.get("status"), str) or not isinstance(r.get("image"), str):
+            return f"records[{i}] needs a numeric 'op', a string 'status' and a string 'image'"
+        bad = [k for k in _NUMBER_FIELDS & set(r) if r[k] is not None and not number(r[k])]
+        if bad:
+            return f"records[{i}].{sorted(bad)[0]} is not a number"
+    return None
 
 
 # ---------------------------------------------------------------- thresholds

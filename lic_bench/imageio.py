@@ -8,6 +8,12 @@ Conversion rule (applied to every dataset, recorded in each record's ``flags``):
 * RGBA / LA with a fully opaque alpha channel: alpha dropped — flag ``alpha-dropped``.
 * RGBA / LA with any transparent pixel, 16-bit or higher bit depth, CMYK, float or 1-bit images:
   rejected with a clear error (any conversion would change what is being measured).
+* Animated or multi-page files (APNG, animated WebP, multi-page TIFF): rejected — which frame is
+  "the image" is the user's choice, not ours.
+* EXIF orientation other than 1: ignored (pixels are evaluated as stored, like every codec sees
+  them) and recorded as flag ``exif-orientation:N``; the run summary lists such images.
+* A symbolic link that cannot be followed (dangling or looping) is an unreadable image, listed
+  with the others — never skipped silently.
 """
 
 from __future__ import annotations
@@ -26,9 +32,20 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 
 def max_pixels() -> int:
+    """The pixel limit; a bad LIC_BENCH_MAX_PIXELS is blamed on the variable, not on every image."""
     import os
 
-    return int(os.environ.get("LIC_BENCH_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+    text = os.environ.get("LIC_BENCH_MAX_PIXELS", "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise LicBenchError(f"LIC_BENCH_MAX_PIXELS={text!r}: give a positive whole number of pixels "
+                            f"(default {DEFAULT_MAX_PIXELS}), or unset it")
+    return value
 
 
 IMAGE_SUFFIXES = (".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
@@ -66,21 +83,31 @@ def load_rgb(path: str | Path) -> LoadedImage:
     try:
         size = path.stat().st_size
     except OSError as e:
+        if path.is_symlink():
+            raise LicBenchError(f"{where}: symbolic link that cannot be followed ({e.strerror}); fix or remove the link") from None
         raise LicBenchError(f"{where}: cannot read image ({e.strerror})") from None
     if size == 0:
         raise LicBenchError(f"{where}: empty file (0 bytes); replace it with a valid image")
     depth = _png_bit_depth(path)
     if depth is not None and depth > 8:
         raise LicBenchError(f"{where}: {depth}-bit PNG; lic-bench evaluates 8-bit images only — convert it yourself and record how")
+    limit = max_pixels()
     try:
         with Image.open(path) as im:
             w, h = im.size
-            if w * h > max_pixels():
-                raise LicBenchError(f"{where}: {w}x{h} = {w * h / 1e6:.1f} MP exceeds the {max_pixels() / 1e6:.0f} MP limit; "
+            if w * h > limit:
+                raise LicBenchError(f"{where}: {w}x{h} = {w * h / 1e6:.1f} MP exceeds the {limit / 1e6:.0f} MP limit; "
                                     "crop it, or raise LIC_BENCH_MAX_PIXELS if you have the memory")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                raise LicBenchError(f"{where}: {im.format} with {frames} frames (animated or multi-page); lic-bench evaluates "
+                                    "still images — save the frame you mean as its own file")
+            flags: list[str] = []
+            orientation = im.getexif().get(0x0112)  # EXIF Orientation tag
+            if isinstance(orientation, int) and orientation != 1:
+                flags.append(f"exif-orientation:{orientation}")
             im.load()
             mode = im.mode
-            flags: list[str] = []
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                 flags.append("palette->rgb")
@@ -116,7 +143,7 @@ def list_images(folder: Path) -> list[Path]:
     """Image files directly in `folder`, sorted by name (hidden files and macOS '._' files skipped)."""
     return sorted(
         p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        if (p.is_file() or p.is_symlink()) and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
 
 

@@ -61,6 +61,8 @@ def load_object(ref: str):
         obj = importlib.import_module(module)
     except ImportError as e:
         raise LicBenchError(f"cannot import {module!r} for {ref!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 — a user's module that fails while importing is their error, in one line
+        raise LicBenchError(f"cannot import {module!r} for {ref!r}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

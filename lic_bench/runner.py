@@ -8,12 +8,14 @@ pool of worker processes; each finished record is committed at once.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from . import METRIC_VERSION
 from .datasets import Dataset, ImageRef, index_dataset
-from .errors import LicBenchError
-from .executors import EXECUTORS, failed_record, run_dask, run_in_process, run_process_pool
+from .errors import LicBenchError, OptionError
+from .executors import (EXECUTORS, Terminated, failed_record, run_dask, run_in_process, run_process_pool,
+                        terminate_as_interrupt)
 from .imageio import load_rgb
 from .specs import CodecSpec, spec_digest
 from .store import Store
@@ -65,7 +67,9 @@ class RunSummary:
     failed: list[tuple[str, float, str, str]] = field(default_factory=list)  # codec, op, image, error
     load_errors: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    terminated: bool = False  # stopped by SIGTERM (a subset of interrupted)
     left: int = 0
+    notes: list[str] = field(default_factory=list)  # facts the user must see: duplicates, flagged images
     digests: dict[str, str] = field(default_factory=dict)
 
 
@@ -81,6 +85,9 @@ def _init_worker(threads: int) -> None:
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", WORKER_THREADS_ENV):
         os.environ[var] = str(threads)
+    import torch  # noqa: F401  (start-up cost, paid here: a job's time limit counts from the job's start)
+
+    from . import evaluate  # noqa: F401
 
 
 _WORKER_CODECS: dict[str, object] = {}
@@ -143,16 +150,26 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
 def plan(prepared: list[PreparedCodec], images: list[ImageRef], store: Store,
          operating_points: list[float] | None) -> tuple[list[Job], int]:
     jobs, cached = [], 0
+    unique, seen = [], set()
+    for im in images:  # identical pixels under two names: one key, so one job (run summary says so)
+        if im.pixel_sha256 not in seen:
+            seen.add(im.pixel_sha256)
+            unique.append(im)
+    images = unique
     for pc in prepared:
         ops = list(operating_points) if operating_points else list(pc.spec.operating_points or pc.codec.default_operating_points)
         if not ops:
             raise LicBenchError(f"codec {pc.spec.name!r} has no default operating points; pass -q/--qualities")
         for op in ops:
+            if not math.isfinite(float(op)):
+                raise LicBenchError(f"{pc.spec.name}: operating point {float(op):g} is not a finite number")
             if pc.spec.target:
-                if not (float(op) > 0 and float(op) < float("inf")):
-                    raise LicBenchError(f"{pc.spec.name}: target {pc.spec.target['kind']}={op}: give positive numbers")
+                if not float(op) > 0:
+                    raise LicBenchError(f"{pc.spec.name}: target {pc.spec.target['kind']}={op:g}: give positive numbers")
             else:
                 pc.codec.check_operating_point(float(op))
+        if len({float(o) for o in ops}) < len(ops):
+            raise LicBenchError(f"{pc.spec.name}: an operating point is listed more than once ({', '.join(f'{float(o):g}' for o in ops)})")
         done = store.done_keys(METRIC_VERSION, pc.digest)
         for op in ops:
             for im in images:
@@ -172,6 +189,10 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
             job_timeout: float | None = None, pixel_metrics=(), metric_options: dict | None = None) -> RunSummary:
     """adapter_options: spec name -> options that do not change the output (paths, devices)."""
     options = adapter_options or {}
+    if job_timeout is not None and not (math.isfinite(job_timeout) and job_timeout > 0):
+        raise OptionError(f"--job-timeout {job_timeout:g}: give a positive, finite number of seconds")
+    if job_timeout is not None and executor != "local":
+        raise OptionError("--job-timeout works with --executor local only (Dask has its own worker limits); drop it or use local")
     for pc in prepared:
         if pc.identity.get("provenance", {}).get("random_init"):
             raise LicBenchError(f"{pc.spec.name}: random weights are for complexity and timing only; RD results are refused "
@@ -186,8 +207,12 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
     for pc in prepared:
         store.put_spec(pc.digest, pc.spec.name, pc.spec.adapter, pc.identity, pc.spec.to_dict())
     todo, cached = plan(prepared, images, store, operating_points)
+    for pc in prepared:  # weights and user classes load once, before any job: a problem is one error, not one per image
+        ops = sorted({j.op for j in todo if j.spec_name == pc.spec.name})
+        if ops:
+            pc.codec.preflight(ops)
     summary = RunSummary(ds.name, content, planned=len(todo) + cached, cached=cached, load_errors=load_errors,
-                         digests={n: pc.digest for n, pc in by_name.items()})
+                         digests={n: pc.digest for n, pc in by_name.items()}, notes=image_notes(images))
 
     def record(job: Job, rec: dict) -> None:
         store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
@@ -200,7 +225,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
                       j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
     bar = _Progress(len(todo), enabled=progress and bool(todo))
     remaining = {id(j): j for j in todo}
-    if executor == "local" and jobs <= 1:
+    if executor == "local" and jobs <= 1 and not job_timeout:
         for pc in prepared:  # reuse the planning instances in-process
             _WORKER_CODECS[pc.spec.name] = pc.codec
         stream = run_in_process(todo, run_job, args)
@@ -211,18 +236,38 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
     else:
         raise LicBenchError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     try:
-        for j, rec in stream:
-            record(j, rec)
-            remaining.pop(id(j), None)
-            bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():
+            try:
+                for j, rec in stream:
+                    record(j, rec)
+                    remaining.pop(id(j), None)
+                    bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
+            finally:
+                stream.close()  # stops workers (and their tools) and cancels what is queued
+    except KeyboardInterrupt as e:
         summary.interrupted = True
+        summary.terminated = isinstance(e, Terminated)
     finally:
-        stream.close()  # stops workers and cancels what is queued
         bar.close()
         _WORKER_CODECS.clear()
     summary.left = len(remaining)
     return summary
+
+
+def image_notes(images: list[ImageRef]) -> list[str]:
+    """What the run summary must tell about the dataset: images with identical pixels (one key, evaluated
+    once, both names kept in the dataset) and images whose EXIF orientation was ignored."""
+    notes, first = [], {}
+    for im in images:
+        if im.pixel_sha256 in first:
+            notes.append(f"{im.name} has the same pixels as {first[im.pixel_sha256]}: evaluated once, "
+                         "its results are that image's (both names stay in the dataset)")
+        else:
+            first[im.pixel_sha256] = im.name
+    rotated = [f"{im.name} ({f})" for im in images for f in im.flags if f.startswith("exif-orientation:")]
+    if rotated:
+        notes.append(f"EXIF orientation ignored (pixels evaluated as stored, flagged): {', '.join(rotated)}")
+    return notes
 
 
 class _Progress:

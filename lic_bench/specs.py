@@ -90,6 +90,9 @@ def _parse_spec_file(text: str, where: str) -> CodecSpec:
     ops = data.get("operating_points", [])
     if not isinstance(ops, list) or not all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in ops):
         raise LicBenchError(f"{where}: 'operating_points' must be a list of numbers")
+    twice = sorted({float(o) for o in ops if [float(x) for x in ops].count(float(o)) > 1})
+    if twice:
+        raise LicBenchError(f"{where}: 'operating_points' lists {twice[0]:g} more than once; give each operating point once")
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise LicBenchError(f"{where}: 'params' must be a mapping")

@@ -17,6 +17,7 @@ import os
 import socket
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
@@ -197,13 +198,27 @@ class Store:
     def __enter__(self):
         return self
 
+    @contextmanager
+    def _writing(self):
+        """One transaction; a full disk or an I/O error is one line naming the store (SQLite rolls the
+        transaction back, so the store stays consistent and every earlier record is kept)."""
+        try:
+            with self.db:
+                yield
+        except sqlite3.OperationalError as e:
+            text = str(e)
+            if "full" in text or "disk I/O" in text or "readonly" in text or "read-only" in text:
+                raise LicBenchError(f"results store {self.path}: {text}; free space (or fix the file system) and rerun "
+                                    "the same command — finished results are kept") from None
+            raise
+
     def __exit__(self, *exc):
         self.close()
 
     # ---- specs: a digest is stored once; every name it was run under is an alias, never a rename
     def put_spec(self, digest: str, name: str, adapter: str, identity: dict, spec: dict) -> None:
         now = time.time()
-        with self.db:
+        with self._writing():
             self.db.execute("INSERT OR IGNORE INTO specs VALUES (?,?,?,?,?,?)",
                             (digest, name, adapter, json.dumps(identity, sort_keys=True), json.dumps(spec, sort_keys=True), now))
             self.db.execute("INSERT OR IGNORE INTO spec_names VALUES (?,?,?)", (digest, name, now))
@@ -228,7 +243,7 @@ class Store:
 
     # ---- datasets: identified by content; names and folders are where that content was seen
     def put_dataset(self, content_sha256: str, name: str, folder: str, members: Iterable[tuple]) -> None:
-        with self.db:
+        with self._writing():
             folder = folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             self.db.execute("INSERT OR IGNORE INTO datasets VALUES (?,?,?,?)", (content_sha256, name, folder, time.time()))
             self.db.executemany("INSERT OR IGNORE INTO dataset_images VALUES (?,?,?,?,?,?)",
@@ -264,7 +279,7 @@ class Store:
 
     def put_file_hash(self, path: Path, pixel_sha256: str, width: int, height: int, flags: list[str]) -> None:
         st = path.stat()
-        with self.db:
+        with self._writing():
             self.db.execute("INSERT OR REPLACE INTO file_hashes VALUES (?,?,?,?,?,?,?)",
                             (self._path_key(path), st.st_size, st.st_mtime_ns, pixel_sha256, width, height, json.dumps(flags)))
 
@@ -289,7 +304,7 @@ class Store:
         cols = ",".join(STORED_FIELDS)
         qs = ",".join("?" for _ in STORED_FIELDS)
         updates = ",".join(f"{c}=excluded.{c}" for c in STORED_FIELDS)
-        with self.db:
+        with self._writing():
             cur = self.db.execute(
                 f"INSERT INTO records ({cols}) VALUES ({qs}) ON CONFLICT({', '.join(KEY_FIELDS)}) "
                 f"DO UPDATE SET {updates} WHERE records.status != 'ok'",
@@ -348,12 +363,23 @@ class Store:
         row = self.db.execute("SELECT data FROM bitstreams WHERE sha256=?", (sha256,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def delete_records(self, keys: Iterable[tuple[str, str, float, str]]) -> int:
+        """Delete the records with these keys (metric version, spec digest, op, pixel sha256) in one
+        transaction, and the stored bitstreams no record refers to any more; returns how many records."""
+        keys = list(keys)
+        with self._writing():
+            n = sum(self.db.execute(f"DELETE FROM records WHERE {' AND '.join(f'{k}=?' for k in KEY_FIELDS)}", key).rowcount
+                    for key in keys)
+            self.db.execute("DELETE FROM bitstreams WHERE sha256 NOT IN "
+                            "(SELECT bitstream_sha256 FROM records WHERE bitstream_sha256 IS NOT NULL)")
+        return n
+
     def count_records(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
     # ---- named curves (imported CompressAI JSON)
     def put_curve(self, name: str, dataset: str, kind: str, provenance: dict, points: dict) -> None:
-        with self.db:
+        with self._writing():
             self.db.execute("INSERT OR REPLACE INTO curves VALUES (?,?,?,?,?,?)",
                             (name, dataset, kind, json.dumps(provenance), json.dumps(points), time.time()))
 
@@ -365,7 +391,7 @@ class Store:
 
     # ---- complexity
     def put_complexity(self, spec_digest: str, size: str, device: str, data: dict) -> None:
-        with self.db:
+        with self._writing():
             self.db.execute("INSERT OR REPLACE INTO complexity VALUES (?,?,?,?,?)",
                             (spec_digest, size, device, json.dumps(data, default=str), time.time()))
 

@@ -7,6 +7,10 @@ The VTM decoder writes raw YUV with no header; the picture size lives in the seq
 from __future__ import annotations
 
 SPS_NUT = 15
+#: general_constraints_info() (H.266 §7.3.3.2): the fixed fields from gci_intra_only_constraint_flag to
+#: gci_no_virtual_boundaries_constraint_flag take 71 bits; then gci_num_additional_bits (u(8)) says how
+#: many more bits follow (v1 calls them reserved, v2 defines the first six), then byte alignment.
+GCI_FIXED_BITS = 71
 
 
 class BitReader:
@@ -69,8 +73,9 @@ def _profile_tier_level(r: BitReader, max_sublayers_minus1: int) -> None:
     r.u(7), r.u(1)  # general_profile_idc, general_tier_flag
     r.u(8)  # general_level_idc
     r.u(1), r.u(1)  # ptl_frame_only_constraint_flag, ptl_multilayer_enabled_flag
-    if r.u(1):  # gci_present_flag
-        raise ValueError("SPS carries general constraint info; picture size parsing does not support it")
+    if r.u(1):  # gci_present_flag: skip the constraint flags, none of which changes the picture size
+        r.u(GCI_FIXED_BITS)
+        r.u(r.u(8))  # gci_num_additional_bits, then those bits
     r.align()  # gci_alignment_zero_bit
     present = [r.u(1) for _ in range(max_sublayers_minus1)]
     r.align()  # ptl_reserved_zero_bit

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,9 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LIC_BENCH_STORE", str(tmp_path / "store.sqlite"))
     monkeypatch.setenv("LIC_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LIC_BENCH_DATA", raising=False)
+    # CLI subprocesses import this checkout's lic_bench, whatever copy the environment has installed
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

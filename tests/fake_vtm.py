@@ -3,8 +3,10 @@
 Honours the same command lines as the real tools. The "bitstream" is Annex-B: a real-syntax VVC SPS
 (4:4:4, picture size, conformance window) followed by one NAL holding the zlib-compressed YUV,
 quantised with a step that grows with QP (so rate falls with QP, like a codec). Behaviour switches:
-FAKE_VTM_VERSION (version in --help), FAKE_VTM_MODE = crash | hang | nooutput | garbage | wrongsize,
-FAKE_VTM_LOG (append each argv as one line).
+FAKE_VTM_VERSION (version in --help), FAKE_VTM_DECODER_VERSION (the decoder's, default the same),
+FAKE_VTM_MODE = crash | hang | nooutput | garbage | wrongsize, FAKE_VTM_LOG (append each argv as one line),
+FAKE_VTM_PIDFILE (the encoder writes its pid there first). A cfg line ``GciPresentFlag : 1`` makes the SPS
+carry general constraint info, as VTM writes it (FAKE_VTM_GCI_EXTRA_BITS: gci_num_additional_bits, default 0).
 """
 import os
 import sys
@@ -48,11 +50,29 @@ def emulation_prevent(payload):
     return bytes(out)
 
 
-def sps(width, height):
+def general_constraints_info(w, extra_bits=0):
+    """H.266 7.3.3.2 with gci_present_flag 1: 71 bits of constraint fields (an intra-only, 4:4:4, 8-bit
+    pattern, as an all-intra config sets them), gci_num_additional_bits and that many bits, alignment."""
+    w.u(1, 1)  # gci_present_flag
+    w.u(1, 1); w.u(1, 0); w.u(1, 1)  # intra only, all layers independent, one AU only
+    w.u(4, 8); w.u(2, 0)  # sixteen_minus_max_bitdepth (8-bit), three_minus_max_chroma_format (4:4:4)
+    for i in range(71 - 9):
+        w.u(1, i % 3 == 0)  # the remaining flags: a pattern that would shift any miscount
+    w.u(8, extra_bits)
+    for i in range(extra_bits):
+        w.u(1, 0)
+    w.align()
+
+
+def sps(width, height, gci=False, gci_extra_bits=0):
     pad_w, pad_h = (-width) % 8, (-height) % 8  # VTM pads to the minimum CU size
     w = BitWriter()
     w.u(4, 0); w.u(4, 0); w.u(3, 0); w.u(2, 3); w.u(2, 2); w.u(1, 1)
-    w.u(7, 1); w.u(1, 0); w.u(8, 51); w.u(1, 1); w.u(1, 0); w.u(1, 0); w.align()  # PTL, no GCI
+    w.u(7, 1); w.u(1, 0); w.u(8, 51); w.u(1, 1); w.u(1, 0)  # PTL
+    if gci:
+        general_constraints_info(w, gci_extra_bits)
+    else:
+        w.u(1, 0); w.align()  # no GCI
     w.u(8, 0)  # no sub-profiles
     w.u(1, 0); w.u(1, 0)  # gdr, rpr
     w.ue(width + pad_w); w.ue(height + pad_h)
@@ -83,9 +103,15 @@ def main():
             f.write(" ".join(sys.argv[1:]) + "\n")
     if sys.argv[1:] == ["--help"]:
         kind = "Encoder" if "Encoder" in name else "Decoder"
-        print(f"\nVVCSoftware: VTM {kind} Version {os.environ.get('FAKE_VTM_VERSION', '12.1')} [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]")
+        version = os.environ.get("FAKE_VTM_VERSION", "12.1")
+        if kind == "Decoder":
+            version = os.environ.get("FAKE_VTM_DECODER_VERSION", version)
+        print(f"\nVVCSoftware: VTM {kind} Version {version} [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]")
         return 0
     a = args_dict(sys.argv[1:])
+    if os.environ.get("FAKE_VTM_PIDFILE") and "Encoder" in name:
+        with open(os.environ["FAKE_VTM_PIDFILE"], "a") as f:
+            f.write(f"{os.getpid()}\n")
     if mode == "crash":
         print("ERROR: In function \"main\": simulated crash", file=sys.stderr)
         return 134
@@ -104,7 +130,8 @@ def main():
         payload = bytes([qp]) + zlib.compress(q.tobytes(), 9)
         if mode != "nooutput":
             with open(a["b"], "wb") as f:
-                f.write(sps(w, h) + b"\x00\x00\x00\x01" + bytes([0, (1 << 3) | 1]) + emulation_prevent(payload))
+                gci = any(line.replace(" ", "").split("#")[0] == "GciPresentFlag:1" for line in open(a["c"]).read().splitlines())
+                f.write(sps(w, h, gci, int(os.environ.get("FAKE_VTM_GCI_EXTRA_BITS", "0"))) + b"\x00\x00\x00\x01" + bytes([0, (1 << 3) | 1]) + emulation_prevent(payload))
         return 0
     # decoder
     assert a.get("d") == "8", "decoder must be asked for 8-bit output (-d 8)"

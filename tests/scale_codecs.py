@@ -23,3 +23,12 @@ class Raw(Codec):
     def decode(self, data):
         h, w = int.from_bytes(data[:2], "big"), int.from_bytes(data[2:4], "big")
         return np.frombuffer(data[4:], np.uint8).reshape(h, w, 3)
+
+
+def slow_start(threads):
+    """A pool initializer standing in for a slow worker start-up (imports, a cold disk)."""
+    time.sleep(4)
+
+
+def square(x):
+    return x * x

@@ -34,6 +34,8 @@ class Param:
                 value = {"true": True, "false": False}[value.lower()] if typ is bool else typ(value)
             except (ValueError, KeyError):
                 raise LicBenchError(f"parameter {name}={value!r}: expected {typ.__name__}") from None
+        if isinstance(value, bool) and typ in (int, float):  # YAML `true` is not a number (bool subclasses int)
+            raise LicBenchError(f"parameter {name}={value!r}: expected {typ.__name__}, got a boolean")
         if self.choices is not None and value not in self.choices:
             raise LicBenchError(f"parameter {name}={value!r}: choose one of {', '.join(map(str, self.choices))}")
         return value
@@ -142,6 +144,10 @@ class Codec:
 
     def check_operating_point(self, op: float) -> None:
         """Raise LicBenchError when `op` is not valid for this codec."""
+
+    def preflight(self, operating_points: list[float]) -> None:
+        """Load what the planned jobs need (weights, a user's model class) once, before any job runs:
+        a problem there is one usage error up front, not one recorded failure per image."""
 
     def versions(self) -> dict[str, str]:
         """Library/binary versions that determine the bytes produced; part of the spec digest."""

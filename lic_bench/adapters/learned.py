@@ -224,6 +224,10 @@ class Learned(Codec):
         if op != int(op) or int(op) not in self.arch.qualities:
             raise LicBenchError(f"{self.arch.name}: quality must be one of {', '.join(map(str, self.arch.qualities))}, got {op:g}")
 
+    def preflight(self, operating_points: list[float]) -> None:
+        for q in sorted({int(op) for op in operating_points}):
+            self.model(q, self.p["device"])  # cached: in-process jobs reuse it
+
     def versions(self) -> dict[str, str]:
         import torch
 

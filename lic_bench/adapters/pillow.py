@@ -112,9 +112,12 @@ class JPEG2000(_PillowCodec):
         "container": Param("j2k", "raw codestream or JP2 file", choices=("j2k", "jp2")),
     }
 
+    #: Beyond this ratio OpenJPEG has nothing left to code (a few header bytes): points would collide.
+    max_ratio = 10_000
+
     def check_operating_point(self, op: float) -> None:
-        if not op > 1:
-            raise LicBenchError(f"JPEG 2000 operating point is a compression ratio > 1, got {op:g}")
+        if not 1 < op <= self.max_ratio:
+            raise LicBenchError(f"JPEG 2000 operating point is a compression ratio in (1, {self.max_ratio}], got {op:g}")
 
     def encode(self, image: np.ndarray, op: float) -> bytes:
         from PIL import Image

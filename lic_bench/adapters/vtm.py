@@ -2,8 +2,10 @@
 
 The harness hands over 8-bit YCbCr 4:4:4 (colour policy from the spec, rounding by default); this
 adapter writes planar YUV, runs ``EncoderAppStatic`` and ``DecoderAppStatic`` as subprocesses
-(argument lists, no shell) in a private temporary folder that is always removed, and returns the
-raw ``.bin`` — exactly what the decoder reads, so bpp = 8·size(out.bin)/(W·H).
+(argument lists, no shell, each in its own process group that is killed on a timeout or when the job
+is stopped) in a private temporary folder that is always removed, and returns the raw ``.bin`` —
+exactly what the decoder reads, so bpp = 8·size(out.bin)/(W·H). The decoder must report the same
+VTM version as the encoder.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LicBenchError
+from ..executors import run_tool, scratch_dir
 from .base import Codec, Param
 
 VTM_DIR_ENV = "LIC_BENCH_VTM_DIR"
@@ -56,7 +57,7 @@ class VTM(Codec):
         self.cfg = Path(self.p["cfg"]) if self.p["cfg"] else self.root / DEFAULT_CFG
         if not self.cfg.is_file():
             raise LicBenchError(f"VTM config {self.cfg} not found; pass params.cfg or use a full VTM checkout")
-        self._version_line: str | None = None
+        self._version_lines: dict[Path, str] = {}
 
     def _find(self, names) -> Path:
         for n in names:
@@ -68,7 +69,7 @@ class VTM(Codec):
 
     def _run(self, args: list[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         try:
-            proc = subprocess.run(args, capture_output=True, text=True, errors="replace", cwd=cwd, timeout=float(self.p["timeout_s"]))
+            proc = run_tool(args, float(self.p["timeout_s"]), cwd=cwd)
         except subprocess.TimeoutExpired:
             raise LicBenchError(f"VTM {what} timed out after {float(self.p['timeout_s']):g} s (raise params.timeout_s)") from None
         except OSError as e:
@@ -77,24 +78,34 @@ class VTM(Codec):
             raise LicBenchError(f"VTM {what} exited with status {proc.returncode}: {_tail(proc.stderr + proc.stdout)}")
         return proc
 
-    def version_line(self) -> str:
-        if self._version_line is None:
+    def version_line(self, tool: Path | None = None) -> str:
+        """The first line `tool --help` prints (the encoder by default): VTM's banner with its version."""
+        tool = tool or self.encoder
+        if tool not in self._version_lines:
             try:
-                proc = subprocess.run([str(self.encoder), "--help"], capture_output=True, text=True, errors="replace", timeout=60)
+                proc = run_tool([str(tool), "--help"], 60)
             except (subprocess.TimeoutExpired, OSError) as e:
-                raise LicBenchError(f"cannot probe the VTM version with {self.encoder} --help: {e}") from None
+                raise LicBenchError(f"cannot probe the VTM version with {tool} --help: {e}") from None
             lines = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
-            self._version_line = lines[0] if lines else ""
-        return self._version_line
+            self._version_lines[tool] = lines[0] if lines else ""
+        return self._version_lines[tool]
+
+    @staticmethod
+    def _version_in(line: str) -> str:
+        m = re.search(r"Version\s+([0-9][0-9.]*\w*)", line)
+        return m.group(1) if m else "unknown"
 
     def versions(self) -> dict[str, str]:
         line = self.version_line()
-        m = re.search(r"Version\s+([0-9][0-9.]*\w*)", line)
-        found = m.group(1) if m else "unknown"
+        found = self._version_in(line)
         want = str(self.p["version"])
         if want != "any" and found != want and not self.p["allow_other_version"]:
             raise LicBenchError(f"{self.encoder} is VTM {found!r} ({line!r}) but the spec requires {want}; "
                                 "use the right build or pass allow_other_version=true (recorded)")
+        decoded_by = self._version_in(self.version_line(self.decoder))
+        if decoded_by != found and not self.p["allow_other_version"]:
+            raise LicBenchError(f"{self.decoder} is VTM {decoded_by!r} but {self.encoder.name} is VTM {found!r}; "
+                                "use the decoder of the same build (or pass allow_other_version=true)")
         return {"vtm": found, "vtm_encoder": line}
 
     def provenance(self) -> dict:
@@ -116,8 +127,7 @@ class VTM(Codec):
 
     def encode(self, image: np.ndarray, op: float) -> bytes:
         h, w, _ = image.shape
-        tmp = Path(tempfile.mkdtemp(prefix="lic-bench-vtm-"))
-        try:
+        with scratch_dir("lic-bench-vtm-") as tmp:
             yuv = tmp / "in.yuv"
             yuv.write_bytes(np.ascontiguousarray(image.transpose(2, 0, 1)).tobytes())  # planar Y, Cb, Cr
             out = tmp / "out.bin"
@@ -125,8 +135,6 @@ class VTM(Codec):
             if not out.is_file() or out.stat().st_size == 0:
                 raise LicBenchError("VTM encoder exited normally but wrote no bitstream")
             return out.read_bytes()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def decode(self, data: bytes) -> np.ndarray:
         from ..vvc import picture_size
@@ -137,8 +145,7 @@ class VTM(Codec):
             raise LicBenchError(f"not a decodable VVC bitstream: {e}") from None
         if chroma != 3:
             raise LicBenchError(f"bitstream is chroma_format_idc {chroma}, expected 3 (4:4:4)")
-        tmp = Path(tempfile.mkdtemp(prefix="lic-bench-vtm-"))
-        try:
+        with scratch_dir("lic-bench-vtm-") as tmp:
             (tmp / "in.bin").write_bytes(data)
             rec = tmp / "rec.yuv"
             self._run([str(self.decoder), "-b", str(tmp / "in.bin"), "-o", str(rec), "-d", "8"], "decoder", cwd=tmp)
@@ -148,5 +155,3 @@ class VTM(Codec):
             if len(raw) != 3 * w * h:
                 raise LicBenchError(f"VTM decoder wrote {len(raw)} bytes, expected {3 * w * h} for {w}x{h} 4:4:4 8-bit")
             return np.frombuffer(raw, np.uint8).reshape(3, h, w).transpose(1, 2, 0).copy()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)

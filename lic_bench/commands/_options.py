@@ -32,9 +32,13 @@ def parse_ops(text: Optional[str]) -> Optional[list[float]]:
     if not text:
         return None
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        ops = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         fail(f"-q/--qualities {text!r}: give comma-separated numbers, e.g. 5,10,20, or targets, e.g. bpp=0.12,0.25")
+    twice = sorted({o for o in ops if ops.count(o) > 1})
+    if twice:
+        fail(f"-q/--qualities {text!r}: {twice[0]:g} is given more than once; give each operating point once")
+    return ops
 
 
 def parse_targets(text: Optional[str]) -> tuple[Optional[str], Optional[list[float]]]:

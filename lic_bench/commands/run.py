@@ -64,6 +64,8 @@ def command(
     typer.echo(f"{res.dataset.describe()}: {s.planned} jobs, {s.cached} cached, {s.done} computed, {len(s.failed)} failed"
                + (f", {s.left} left (interrupted)" if s.interrupted else ""))
     print_rd_tables(res.results, res.dataset.name, aggregation)
+    for note in s.notes:
+        typer.echo(f"  note: {note}", err=True)
     for name, err in s.load_errors:
         typer.echo(f"  unreadable image {name}: {err}", err=True)
     if s.failed:
@@ -71,7 +73,8 @@ def command(
         for codec, op, image, err in s.failed[:20]:
             typer.echo(f"  {codec} q={op:g} {image}: {err.splitlines()[0]}", err=True)
     if s.interrupted:
-        typer.echo(f"interrupted: {s.left} job(s) not run; rerun the same command to finish", err=True)
-        raise typer.Exit(130)
+        typer.echo(f"{'terminated' if s.terminated else 'interrupted'}: {s.left} job(s) not run; rerun the same command to finish",
+                   err=True)
+        raise typer.Exit(143 if s.terminated else 130)
     if s.failed or s.load_errors:
         raise typer.Exit(1)

@@ -23,6 +23,14 @@ _OLD_TO_NEW = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 _NEW_TO_OLD = {v: k for k, v in _OLD_TO_NEW.items()}
 
 
+def unsafe_pickle_reason(e: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, without PyTorch's advice to load it unsafely
+    (lic-bench never unpickles code from a checkpoint, whoever made it)."""
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+    what = f"Python object {m.group(1)}" if m else "Python objects"
+    return f"it holds {what} besides tensors, which lic-bench never unpickles"
+
+
 def read_state_dict(path: str | Path) -> dict:
     """The tensors of a checkpoint file, unwrapped and with DataParallel prefixes removed."""
     import pickle
@@ -35,6 +43,9 @@ def read_state_dict(path: str | Path) -> dict:
         raise LicBenchError(f"checkpoint {path} not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise LicBenchError(f"checkpoint {path}: cannot be read safely, {unsafe_pickle_reason(e)}; "
+                            "export its state_dict (tensors only) with torch.save from a copy you trust") from None
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise LicBenchError(f"checkpoint {path}: cannot be read safely (truncated, corrupt or not a torch file): {first[:200]}") from None

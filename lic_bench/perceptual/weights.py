@@ -142,7 +142,9 @@ def load_verified(file: WeightFile, path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
-        raise LicBenchError(f"{path}: refused by torch.load(weights_only=True), it holds more than tensors ({str(e).splitlines()[0]})") from None
+        from ..learned.checkpoints import unsafe_pickle_reason
+
+        raise LicBenchError(f"{path}: refused by torch.load(weights_only=True): {unsafe_pickle_reason(e)}; get it again from {file.url}") from None
     except (RuntimeError, EOFError, OSError) as e:
         raise LicBenchError(f"{path}: not a readable torch weight file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

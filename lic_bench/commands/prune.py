@@ -1,0 +1,31 @@
+"""`lic-bench prune`: delete chosen stored records (e.g. points run at a bad operating point), safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._options import DataDirOpt, DatasetOpt, StoreOpt, parse_ops
+
+
+def command(
+    dataset: str = DatasetOpt,
+    codecs: str = typer.Option(..., "--codecs", "-c", help="whose records: measured specs (as `results` names them)"),
+    qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="only these operating points, e.g. 5,10 (inf allowed)"),
+    status: Optional[str] = typer.Option(None, "--status", help="only records with this status: ok|failed|excluded"),
+    yes: bool = typer.Option(False, "--yes", help="delete; without it, only list what would be deleted"),
+    data_dir: Optional[Path] = DataDirOpt,
+    store: Optional[Path] = StoreOpt,
+):
+    """Delete chosen records from the store (lists them first; --yes deletes). A rerun recomputes them."""
+    from .. import api
+
+    chosen = api.prune(dataset, codecs, qualities=parse_ops(qualities), status=status, store=store, data_dir=data_dir,
+                       dry_run=not yes)
+    for r in chosen[:50]:
+        typer.echo(f"  {r.image} op={r.op:g} {r.status}")
+    if len(chosen) > 50:
+        typer.echo(f"  ... and {len(chosen) - 50} more")
+    typer.echo(f"deleted {len(chosen)} record(s)" if yes else f"would delete {len(chosen)} record(s); add --yes to delete them")
