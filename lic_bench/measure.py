@@ -20,6 +20,8 @@ from .record import BUILTIN_METRICS, METRICS, QUALITY_METRICS, Metric
 
 #: Short names a user may give for the always-measured metrics (they select nothing extra).
 BUILTIN_ALIASES = {"psnr": "psnr-rgb", "ms-ssim": "ms-ssim", "msssim": "ms-ssim"}
+#: A tool's name for all the values one run of it gives.
+GROUPS = {"butteraugli": ("butteraugli-max", "butteraugli-pnorm3"), "lpips": ("lpips-alex",)}
 
 
 def implementation(metric: Metric):
@@ -41,12 +43,13 @@ def parse_metrics(text) -> list[str]:
     """Names of the pixel metrics to compute from a `--metrics` list; the built-in ones (psnr, ms-ssim,
     …) are always measured and select nothing extra. Unknown names: one line with the choices."""
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else (text or [])) if m.strip()]
+    names = [g for n in names for g in GROUPS.get(n, (n,))]
     out = []
     for n in names:
         if n in BUILTIN_ALIASES or n in BUILTIN_METRICS:
             continue
         if n not in METRICS:
-            choices = [*BUILTIN_ALIASES, *[m for m in QUALITY_METRICS if METRICS[m].computed_by]]
+            choices = [*BUILTIN_ALIASES, *GROUPS, *[m for m in QUALITY_METRICS if METRICS[m].computed_by]]
             raise OptionError(f"--metrics {n!r}{did_you_mean(n, choices)}: choose from {', '.join(choices)}")
         out.append(n)
     return list(dict.fromkeys(out))

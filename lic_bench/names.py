@@ -391,7 +391,7 @@ def published_curve(text: str, dataset: str):
     known = published.datasets()
     try:
         pc = published.lookup(text, dataset if dataset in known else None)
-    except LicBenchError as e:
+    except LicBenchError:
         elsewhere = sorted(c.dataset for c in published.library().values() if text == c.name or text in c.aliases)
         if elsewhere and dataset not in elsewhere:
             raise LicBenchError(f"{text!r} is published on {', '.join(elsewhere)}, not on {dataset!r}; "
