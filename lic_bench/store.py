@@ -92,6 +92,9 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
 
 #: from-version -> migration to the next version
 MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+#: Opening retries while another process creates or migrates the same store (SQLite answers "locked"
+#: without waiting while a database changes journal mode).
+OPEN_ATTEMPTS = 40
 
 
 def default_path() -> Path:
@@ -125,31 +128,47 @@ class Store:
     def __init__(self, path: str | Path | None = None, readonly: bool = False) -> None:
         self.path = Path(path) if path else default_path()
         self.readonly = readonly
-        try:
-            foreign = _foreign_tables(self.path) if self.path.exists() else None
-            if foreign:
-                raise LicBenchError(f"--store {self.path}: not a lic-bench results store (it holds tables {', '.join(foreign[:4])}); "
-                                    "it was left untouched — choose another --store PATH")
-            if readonly:
-                if not self.path.is_file():
-                    raise LicBenchError(f"no results store at {self.path}; run `lic-bench run` first or pass --store PATH")
-                if self._stored_version() < SCHEMA_VERSION and os.access(self.path, os.W_OK):
-                    Store(self.path).close()  # an older store is migrated once, by a writable open
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
-                self._check_schema()
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if not os.access(self.path.parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
-                    raise LicBenchError(f"results store {self.path} is not writable; choose another with --store PATH or fix permissions")
-                self.db = sqlite3.connect(self.path, timeout=60)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                self._create_or_migrate()
-        except sqlite3.DatabaseError as e:
-            raise LicBenchError(f"results store {self.path}: {e}; choose another with --store PATH") from None
-        except PermissionError as e:
-            raise LicBenchError(f"results store {self.path}: {e.strerror}; choose another with --store PATH") from None
+        self.db = None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open()
+                break
+            except sqlite3.OperationalError as e:
+                # another process is creating or migrating the same store: wait for it, briefly
+                if ("locked" in str(e) or "busy" in str(e)) and attempt < OPEN_ATTEMPTS - 1:
+                    if self.db is not None:
+                        self.db.close()
+                        self.db = None
+                    time.sleep(min(0.05 * (attempt + 1), 0.5))
+                    continue
+                raise LicBenchError(f"results store {self.path}: {e}; choose another with --store PATH") from None
+            except sqlite3.DatabaseError as e:
+                raise LicBenchError(f"results store {self.path}: {e}; choose another with --store PATH") from None
+            except PermissionError as e:
+                raise LicBenchError(f"results store {self.path}: {e.strerror}; choose another with --store PATH") from None
         self.db.row_factory = sqlite3.Row
+
+    def _open(self) -> None:
+        """Open (and create or migrate) the store; sqlite3 errors propagate to __init__."""
+        foreign = _foreign_tables(self.path) if self.path.exists() else None
+        if foreign:
+            raise LicBenchError(f"--store {self.path}: not a lic-bench results store (it holds tables {', '.join(foreign[:4])}); "
+                                "it was left untouched — choose another --store PATH")
+        if readonly:
+            if not self.path.is_file():
+                raise LicBenchError(f"no results store at {self.path}; run `lic-bench run` first or pass --store PATH")
+            if self._stored_version() < SCHEMA_VERSION and os.access(self.path, os.W_OK):
+                Store(self.path).close()  # an older store is migrated once, by a writable open
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            self._check_schema()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.path.parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+                raise LicBenchError(f"results store {self.path} is not writable; choose another with --store PATH or fix permissions")
+            self.db = sqlite3.connect(self.path, timeout=60)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._create_or_migrate()
 
     def _stored_version(self) -> int:
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
