@@ -517,6 +517,13 @@ def gate(baseline, dataset: str | None = None, codecs=None, thresholds: dict | N
         for new in match.values():
             if not any(c.name == new for c in current):
                 current.append(measured(st, new, ds))
+    if names:  # --codecs chooses what is judged: baselines of other codecs are not asked about
+        from .names import codec_key, codec_key_of_name
+
+        keys = {codec_key(c.identity) for c in current}
+        docs = [d for d in docs if d["codec"] in match or (codec_key_of_name(d["codec"]) or codec_key(d["identity"])) in keys]
+        if not docs:
+            raise LicBenchError(f"--baseline {baseline}: no baseline of the codecs named by --codecs ({', '.join(names)})")
     verdicts = []
     for doc in docs:
         cr, why = pair(doc, current, match)

@@ -299,11 +299,12 @@ def measured_on(store, ds: DatasetRef) -> list[CodecResults]:
 
 
 def codec_key(identity: dict) -> str:
-    """Which codec a result is of (adapter and architecture) — what the gate pairs on."""
-    return _codec_key(identity.get("adapter", ""), identity.get("params") or {})
+    """Which codec a result is of (adapter, architecture, and whether its points are rate-matched
+    targets) — what the gate pairs on."""
+    return _codec_key(identity.get("adapter", ""), identity.get("params") or {}, target=identity.get("target"))
 
 
-def _codec_key(adapter: str, params: dict, resolve: bool = False) -> str:
+def _codec_key(adapter: str, params: dict, resolve: bool = False, target: dict | None = None) -> str:
     from .registry import adapter_class, adapter_ref
 
     try:
@@ -312,7 +313,7 @@ def _codec_key(adapter: str, params: dict, resolve: bool = False) -> str:
         ref = adapter_ref(adapter)
     except LicBenchError:
         key, ref = {}, adapter
-    return json.dumps({"adapter": adapter, "class": ref, **key}, sort_keys=True, default=str)
+    return json.dumps({"adapter": adapter, "class": ref, **key, "target": (target or {}).get("kind")}, sort_keys=True, default=str)
 
 
 def codec_key_of_name(name: str) -> str | None:
@@ -323,7 +324,7 @@ def codec_key_of_name(name: str) -> str | None:
         spec = resolve_spec(name)
     except LicBenchError:
         return None
-    return _codec_key(spec.adapter, spec.params, resolve=True)
+    return _codec_key(spec.adapter, spec.params, resolve=True, target=spec.target)
 
 
 # ---------------------------------------------------------------- curves of every kind

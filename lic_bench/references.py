@@ -37,6 +37,7 @@ class Curve:
     records: list[Record] | None = None  # per-image raw records, each with .image
     points: dict[str, list[float]] | None = None  # aggregated lists: bpp, psnr-rgb, ms-ssim-rgb
     warnings: list[str] = field(default_factory=list)
+    n_images: int | None = None  # images of the dataset a measured curve is on (its points must cover them)
 
     @property
     def label(self) -> str:
@@ -66,7 +67,8 @@ class Curve:
                 q = [-10 * math.log10(1 - x) for x in pts["ms-ssim-rgb"]]
                 return list(pts["bpp"]), q, notes
             raise LicBenchError(f"{self.label} has no {metric} values (it publishes {', '.join(k for k in pts if k != 'bpp')})")
-        full = max((p.n_images + p.n_failed for p in self.aggregated(aggregation)), default=0)
+        # complete = every image of the dataset (a run on a subset of its images is not the dataset's curve)
+        full = max([self.n_images or 0, *(p.n_images + p.n_failed for p in self.aggregated(aggregation))])
         rates, quals = [], []
         for p in self.aggregated(aggregation):
             if p.n_failed or p.n_images < full:
@@ -153,7 +155,7 @@ def measured_curve(cr, allow_tiled: bool = False) -> Curve:
         warnings.append(f"{len(tiled)} tiled record(s) excluded (e.g. {tiled[0]['image']}); pass --allow-tiled to include them")
     elif tiled:
         warnings.append(f"{len(tiled)} record(s) coded in tiles included (--allow-tiled)")
-    return Curve(cr.name, cr.dataset, "measured", prov, records=records, warnings=warnings)
+    return Curve(cr.name, cr.dataset, "measured", prov, records=records, warnings=warnings, n_images=cr.n_images)
 
 
 def resolve_curve(name: str, dataset: str, store=None, allow_tiled: bool = False) -> Curve:

@@ -154,7 +154,7 @@ class Store:
         if foreign:
             raise LicBenchError(f"--store {self.path}: not a lic-bench results store (it holds tables {', '.join(foreign[:4])}); "
                                 "it was left untouched — choose another --store PATH")
-        if readonly:
+        if self.readonly:
             if not self.path.is_file():
                 raise LicBenchError(f"no results store at {self.path}; run `lic-bench run` first or pass --store PATH")
             if self._stored_version() < SCHEMA_VERSION and os.access(self.path, os.W_OK):
