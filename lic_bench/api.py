@@ -310,6 +310,12 @@ def prune(dataset: str, codecs, *, qualities=None, status: str | None = None, st
         crs = codec_results(st, dataset, names, data_dir)
         chosen = [r for cr in crs for r in cr.records
                   if (wanted is None or r.op in wanted) and (status is None or r.status == status)]
+        # records are keyed by image pixels: other datasets holding the same images lose them too — say so
+        here = crs[0].content_sha256 if crs else None
+        shared = [f"{d['name']} (content {d['content_sha256'][:12]})" for d in st.datasets_with_images({r.pixel_sha256 for r in chosen})
+                  if d["content_sha256"] != here]
+        for r in chosen:
+            r.extra = {**r.extra, "also_in_datasets": shared}
         if not dry_run:
             st.delete_records([tuple(r[k] for k in KEY_FIELDS) for r in chosen])
     return chosen
@@ -381,8 +387,10 @@ def _default_test_curves(st, ds, anchor_name: str) -> list[str]:
 def bdrate(dataset: str, codecs=None, anchor: str = "vtm-12.1", metrics="psnr-rgb", method: str = "pchip",
            aggregation: str = "mean", per_image: bool = False, allow_tiled: bool = False, store=None,
            data_dir=None, *, ci=None, resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
-           rate_range=None, anchor_points=None) -> BDTable:
+           rate_range=None, anchor_points=None, metric=None) -> BDTable:
     """BD-rate and BD-quality of curves against an anchor, one self-describing row per curve and metric.
+
+    metrics (or metric, as `compare` and the CLI's --metric call it): one name or several.
 
     ci=95: add a paired-bootstrap interval and the per-image picture to each row (see lic_bench.bdci);
     rate_range=(lo, hi) / anchor_points=[22, 27, 32]: restrict what is integrated (stated in each row)."""
@@ -392,7 +400,7 @@ def bdrate(dataset: str, codecs=None, anchor: str = "vtm-12.1", metrics="psnr-rg
 
     if method not in METHODS:
         raise OptionError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
-    metric_names = check_metrics(metrics)
+    metric_names = check_metrics(metric if metric is not None else metrics)
     opts = ci_options(ci, resamples, ci_method, seed, rate_range, anchor_points)
     agg = "per-image" if per_image else aggregation
     if agg not in ("mean", "pooled", "per-image"):

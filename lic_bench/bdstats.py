@@ -381,6 +381,10 @@ class PerImageSummary:
         return dict(asdict(self), description=self.describe())
 
 
+#: |per-image BD| below this is counted as unchanged (float integration noise, not a difference).
+NO_CHANGE = 1e-9
+
+
 def per_image_bd(anchor_records: Sequence[dict], test_records: Sequence[dict], metric: str = "psnr-rgb", *,
                  kind: str = "rate", method: str = "pchip", rate_range: tuple[float, float] | None = None,
                  image_key: Callable[[dict], str] = image_stem) -> dict[str, BDResult | str]:
@@ -419,8 +423,10 @@ def per_image_summary(anchor_records: Sequence[dict], test_records: Sequence[dic
     q1 = med = q3 = None
     if v.size:
         q1, med, q3 = (float(x) for x in np.percentile(v, [25, 50, 75]))
-    better = int(np.count_nonzero(v < 0 if kind == "rate" else v > 0))
-    worse = int(np.count_nonzero(v > 0 if kind == "rate" else v < 0))
+    # a difference within float integration noise is no change (byte-identical curves give ±1e-13 %)
+    v_eff = np.where(np.abs(v) < NO_CHANGE, 0.0, v) if v.size else v
+    better = int(np.count_nonzero(v_eff < 0 if kind == "rate" else v_eff > 0))
+    worse = int(np.count_nonzero(v_eff > 0 if kind == "rate" else v_eff < 0))
     return PerImageSummary(kind, metric, method, values, reasons, len(per), med, q1, q3, better, worse,
                            int(v.size) - better - worse)
 

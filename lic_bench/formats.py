@@ -36,8 +36,10 @@ def print_table(title: str, columns: list[str], rows: list[list], caption: str |
     t = Table(title=title, caption=caption, caption_justify="left")
     for c in columns:
         t.add_column(c, justify="left" if c in LEFT_COLUMNS else "right")
-    for r in rows:
-        t.add_row(*[fmt(v) if not isinstance(v, str) else v for v in r])
+    from rich.markup import escape
+
+    for r in rows:  # escaped: "pip install 'lic-bench[heif]'" is text, not rich markup
+        t.add_row(*[escape(fmt(v) if not isinstance(v, str) else v) for v in r])
     Console(width=max(100, len(caption or "") // 2), file=file).print(t)
 
 

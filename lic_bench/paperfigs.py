@@ -213,18 +213,26 @@ def export(folder: Path, figures: list[tuple[str, object]], rows: list[dict], an
     """Write each matplotlib figure as SVG and PDF and the BD table as LaTeX and Markdown; returns the paths."""
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from .errors import LicBenchError
+    from .formats import check_output_path
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LicBenchError(f"--export {folder}: cannot create this folder ({e.strerror}); give a folder path you can write") from None
+    if not folder.is_dir():
+        raise LicBenchError(f"--export {folder}: is a file; give a folder path")
     written = []
     for stem, fig in figures:
         fig.text(0.99, 0.005, f"anchor: {anchor_text}", ha="right", va="bottom", fontsize=6, color="#555555")
         for ext in ("svg", "pdf"):
-            p = folder / f"{stem}.{ext}"
+            p = check_output_path(folder / f"{stem}.{ext}", "--export")
             fig.savefig(p, format=ext, bbox_inches="tight", metadata={"Creator": None} if ext == "svg" else {"Creator": "lic-bench"})
             written.append(p)
         plt.close(fig)
     for name, text in (("bd-table.md", bd_table_markdown(rows, anchor_text, dataset, method)),
                        ("bd-table.tex", bd_table_latex(rows, anchor_text, dataset, method))):
-        p = folder / name
+        p = check_output_path(folder / name, "--export")
         p.write_text(text, encoding="utf-8")
         written.append(p)
     return written

@@ -281,6 +281,13 @@ class Store:
         sql = "SELECT * FROM datasets" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created"
         return self.db.execute(sql, args).fetchall()
 
+    def datasets_with_images(self, pixel_shas) -> list[sqlite3.Row]:
+        """Stored dataset contents (with a name each) that hold any of these images."""
+        wanted = set(pixel_shas)
+        contents = {r[0] for r in self.db.execute("SELECT content_sha256, pixel_sha256 FROM dataset_images") if r[1] in wanted}
+        rows = {r["content_sha256"]: r for r in self.db.execute("SELECT * FROM datasets ORDER BY created") if r["content_sha256"] in contents}
+        return list(rows.values())
+
     def dataset_members(self, content_sha256: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM dataset_images WHERE content_sha256=? ORDER BY image", (content_sha256,)).fetchall()
 

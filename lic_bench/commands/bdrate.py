@@ -79,6 +79,10 @@ def command(
         for r in rows:
             for w_ in r["warnings"]:
                 typer.echo(f"  warning [{r['codec']}, {r['metric']}]: {w_}", err=True)
+    if not any(r["bd_rate"] is not None for r in rows):  # exit 1: nothing was computed (the rows say why)
+        if fmt == "table":
+            typer.echo("no BD-rate could be computed (see the status column)", err=True)
+        raise typer.Exit(1)
 
 
 def compare_command(

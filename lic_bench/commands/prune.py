@@ -28,4 +28,7 @@ def command(
         typer.echo(f"  {r.image} op={r.op:g} {r.status}")
     if len(chosen) > 50:
         typer.echo(f"  ... and {len(chosen) - 50} more")
+    shared = chosen[0].extra.get("also_in_datasets") if chosen else None
+    if shared:
+        typer.echo(f"  these records are images of other stored datasets too, which lose them as well: {', '.join(shared)}")
     typer.echo(f"deleted {len(chosen)} record(s)" if yes else f"would delete {len(chosen)} record(s); add --yes to delete them")
