@@ -40,7 +40,7 @@ def print_table(title: str, columns: list[str], rows: list[list], caption: str |
 
     for r in rows:  # escaped: "pip install 'lic-bench[heif]'" is text, not rich markup
         t.add_row(*[escape(fmt(v) if not isinstance(v, str) else v) for v in r])
-    Console(width=max(100, len(caption or "") // 2), file=file).print(t)
+    Console(width=max(100, len(caption or "") // 2, 13 * len(columns)), file=file).print(t)
 
 
 def table_text(title: str, columns: list[str], rows: list[list], caption: str | None = None) -> str:

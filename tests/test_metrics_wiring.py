@@ -40,6 +40,7 @@ def test_run_metrics_equal_scoring_the_decoded_bitstreams_by_hand(small_dataset)
             assert r["ssimulacra2"] == by_hand
     curve = _rows("-d", "imgs")
     assert curve[0]["ssimulacra2"] < curve[1]["ssimulacra2"]  # more bits, better score
+    assert "SSIMULACRA 2" in ok("results", "-d", "imgs")  # the table shows the metrics a run measured
 
 
 def test_metrics_add_gives_the_values_a_run_computes_and_is_idempotent(small_dataset, tmp_path):

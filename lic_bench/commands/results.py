@@ -14,8 +14,24 @@ from ._options import DataDirOpt, DatasetOpt, StoreOpt, check_format, emit, fail
 RD_COLUMNS = ["op", "images", "bpp", "PSNR-RGB dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms", "failed", "mismatch"]
 
 
+def pixel_metrics_of(cr) -> list[str]:
+    """Pixel metrics (SSIMULACRA 2, Butteraugli, …) some record of `cr` has: shown as extra columns."""
+    from ..record import METRICS
+
+    present = {m for r in cr.records for m in r.metrics}
+    return [m for m in METRICS if m in present]
+
+
+def rd_columns(cr) -> list[str]:
+    from ..record import METRICS
+
+    return RD_COLUMNS[:6] + [METRICS[m].label for m in pixel_metrics_of(cr)] + RD_COLUMNS[6:]
+
+
 def rd_table_rows(cr, aggregation: str) -> list[list]:
+    extra = pixel_metrics_of(cr)
     return [[f"{p.op:g}", f"{p.n_images}/{cr.n_images}", p.bpp, p.psnr_rgb, p.ms_ssim, p.ms_ssim_db,
+             *[p.quality(m) for m in extra],
              p.enc_s * 1e3 if p.n_images else math.nan, p.dec_s * 1e3 if p.n_images else math.nan,
              str(p.n_failed), str(p.n_mismatch)] for p in cr.points(aggregation)]
 
@@ -29,7 +45,7 @@ def print_rd_tables(crs, dataset: str, aggregation: str) -> None:
     from ..formats import print_table
 
     for cr in crs:
-        print_table(_title(cr, dataset), RD_COLUMNS, rd_table_rows(cr, aggregation),
+        print_table(_title(cr, dataset), rd_columns(cr), rd_table_rows(cr, aggregation),
                     caption=f"aggregation: {AGGREGATION_LABELS[aggregation]}")
         for w in cr.warnings:
             typer.echo(f"  warning [{cr.name}]: {w}", err=True)
@@ -81,7 +97,7 @@ def command(
                 cols, rows = per_image_table(cr)
                 parts.append(table_text(f"{_title(cr, ds_name)} — per image", cols, rows))
             else:
-                parts.append(table_text(_title(cr, ds_name), RD_COLUMNS, rd_table_rows(cr, aggregation),
+                parts.append(table_text(_title(cr, ds_name), rd_columns(cr), rd_table_rows(cr, aggregation),
                                         caption=f"aggregation: {AGGREGATION_LABELS[aggregation]}"))
         emit("".join(parts), output)
         return
