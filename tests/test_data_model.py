@@ -293,19 +293,6 @@ def test_adapters_declare_runtime_options_and_the_cli_has_no_adapter_branches():
         assert 'adapter == "vtm"' not in text and 'adapter == "learned"' not in text and "options_for" not in text, f
 
 
-def test_a_file_that_is_not_a_store_is_refused_untouched(tmp_path):
-    other = tmp_path / "other.sqlite"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
-    db.execute("INSERT INTO notes VALUES (1, 'mine')")
-    db.commit()
-    db.close()
-    before = other.read_bytes()
-    msg = err("run", "--codecs", "webp", "-d", "sample", "-q", "30", "--store", other)
-    assert "not a lic-bench results store" in msg and other.read_bytes() == before
-    assert not Path(str(other) + "-wal").exists()
-
-
 # ---------------------------------------------------------------- the whole day
 
 def _day(dataset_names: list[str], tmp_path: Path, run_args: list, codecs=("webp", "jpeg")):
