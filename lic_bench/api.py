@@ -338,13 +338,18 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", dat
     return curves_frame(results(dataset, codecs, store, data_dir), aggregation)
 
 
-def import_curve(path, dataset: str, name: str | None = None, store=None) -> tuple[str, int]:
-    """Import a CompressAI results JSON as a named curve of `dataset` (labelled as imported)."""
+def import_curve(path, dataset: str, name: str | None = None, store=None, replace: bool = False) -> tuple[str, int]:
+    """Import a CompressAI results JSON as a named curve of `dataset` (labelled as imported); an existing
+    curve of that name is replaced only when asked."""
     from .results import read_compressai
 
     doc = read_compressai(path)
     cname = name or doc["name"]
     with Store(store) as st:
+        old = st.curve(cname, dataset)
+        if old is not None and not replace and json.loads(old["points"]) != doc["points"]:
+            raise LicBenchError(f"a curve {cname!r} of {dataset} is already imported (from {json.loads(old['provenance']).get('source')}); "
+                                "pass --replace to replace it, or --name to import under another name")
         st.put_curve(cname, dataset, "imported", {"source": str(path), "description": doc["description"],
                                                   "format": "compressai-results-json"}, doc["points"])
     return cname, len(doc["points"]["bpp"])

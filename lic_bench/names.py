@@ -57,7 +57,12 @@ def _ref(store, name: str, content: str, folder: str) -> DatasetRef:
 
 
 def _candidates_text(rows) -> str:
-    return "; ".join(f"{r['content_sha256'][:12]} ({r['name']} in {r['folder'] or '?'})" for r in rows)
+    """One entry per stored dataset content (with every folder it was seen in), absolute paths."""
+    by_content: dict[str, list] = {}
+    for r in rows:
+        by_content.setdefault(r["content_sha256"], []).append(r)
+    return "; ".join(f"{c[:12]} ({rs[0]['name']} in {', '.join(sorted({str(Path(x['folder']).resolve()) if x['folder'] else '?' for x in rs}))})"
+                     for c, rs in by_content.items())
 
 
 def resolve_dataset(store, text: str, data_dir=None) -> DatasetRef:
@@ -273,6 +278,11 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
     candidates = {d: p for d, p in candidates.items() if p.records}
     if not candidates:
         known = [n for d in with_records for n in store.spec_names(d)]
+        from .references import shipped_anchors
+
+        if (name, ds.name) in shipped_anchors() or "@" in name:
+            raise LicBenchError(f"{text!r} is not a measured codec in the store: shipped and published curves are used by "
+                                "bdrate, compare, report and leaderboard (`lic-bench anchors list`, `references show NAME`)")
         raise LicBenchError(f"no results for codec {name!r} on dataset {ds.describe()} in {store.path}"
                             f"{did_you_mean(name, known)}; codecs with results there: {', '.join(sorted(set(known))) or 'none'}")
     cr = _combine(text, list(candidates.values()), ds)

@@ -59,3 +59,22 @@ def test_report_export_to_a_bad_place_is_one_line(small_dataset, tmp_path):
     for bad in (tmp_path / "file.txt", "/proc/nope/x"):
         r = runner.invoke(app, ["report", "-d", "imgs", "--anchor", "jpeg", "-o", str(tmp_path / "r.html"), "--export", str(bad)])
         assert r.exit_code != 0 and "--export" in str(r.exception)
+
+
+def test_import_never_silently_replaces_a_curve(tmp_path):
+    from conftest import SHARED
+    src = SHARED / "reference" / "compressai-results" / "kodak"
+    files = sorted(src.glob("*.json"))[:2] if src.is_dir() else []
+    if len(files) < 2:
+        import pytest
+        pytest.skip("../shared/reference/compressai-results absent")
+    ok("import", files[0], "-d", "kodak", "--name", "mine")
+    r = runner.invoke(app, ["import", str(files[1]), "-d", "kodak", "--name", "mine"])
+    assert r.exit_code != 0 and "--replace" in str(r.exception)
+    ok("import", files[1], "-d", "kodak", "--name", "mine", "--replace")
+
+
+def test_results_of_a_shipped_anchor_says_where_it_is_used(small_dataset):
+    ok("run", "--codecs", "webp", "-d", small_dataset, "-q", "30", "--no-progress")
+    r = runner.invoke(app, ["results", "-d", "imgs", "--codecs", "mlic++@paper"])
+    assert r.exit_code != 0 and "not a measured codec" in str(r.exception) and "bdrate" in str(r.exception)

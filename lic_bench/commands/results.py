@@ -121,12 +121,13 @@ def import_command(
     path: Path = typer.Argument(..., help="CompressAI results JSON"),
     dataset: str = typer.Option(..., "--dataset", "-d", help="dataset the file reports on"),
     name: Optional[str] = typer.Option(None, "--name", help="curve name (default: the file's 'name')"),
+    replace: bool = typer.Option(False, "--replace", help="replace an imported curve of the same name"),
     store: Optional[Path] = StoreOpt,
 ):
     """Import a CompressAI results JSON as a named reference curve (labelled as imported)."""
     from .. import api
 
-    cname, n = api.import_curve(path, dataset, name, store)
+    cname, n = api.import_curve(path, dataset, name, store, replace)
     typer.echo(f"imported {cname!r} ({n} points) for {dataset}")
 
 
