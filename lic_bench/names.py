@@ -239,7 +239,9 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
     name, at, hint = text.partition("@")
     if at:
         if not HEX.match(hint) and not re.fullmatch(r"[0-9a-f]{4,64}", hint):
-            raise LicBenchError(f"{text!r}: write NAME@DIGEST with a stored spec digest (hex), NAME@paper or NAME@shipped")
+            raise LicBenchError(f"{text!r} is not a measured codec in the store (NAME@DIGEST names one by its spec digest): "
+                                "shipped and published curves (NAME@paper, NAME@shipped, …) are used by bdrate, compare, "
+                                "report and leaderboard (`lic-bench references show NAME`, `lic-bench anchors list`)")
         rows = store.specs_by_digest_prefix(hint)
         if len(rows) != 1:
             raise LicBenchError(f"{text!r}: {'no' if not rows else len(rows)} stored spec digest(s) start with {hint!r}")
