@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -287,13 +286,10 @@ class VerifyReport:
 
 
 def decoder_version_line(decoder: Path, timeout_s: float = 60) -> str:
-    """First line the VTM decoder prints for ``--help`` (its version), as the adapter probes the encoder."""
-    try:
-        proc = subprocess.run([str(decoder), "--help"], capture_output=True, text=True, errors="replace", timeout=timeout_s)
-    except (subprocess.TimeoutExpired, OSError) as e:
-        raise LicBenchError(f"cannot probe the VTM decoder version with {decoder} --help: {e}") from None
-    lines = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
-    return lines[0] if lines else ""
+    """First line the VTM decoder prints for ``--help`` (its version), probed as the adapter probes its tools."""
+    from .adapters.vtm import help_banner
+
+    return help_banner(decoder, timeout_s)
 
 
 def _load_originals(a: _Anchor, stems: list[str], images_dir: Path) -> tuple[dict, dict]:

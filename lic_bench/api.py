@@ -229,28 +229,18 @@ def _add_anchor_metrics(st, name, dataset, names, options, runtime, data_dir, ou
 def score(metrics, reference, distorted, **options) -> dict[str, float]:
     """Score one image pair with metrics of the table (paths or uint8 RGB arrays): PSNR-RGB/Y/YCbCr,
     MS-SSIM and every pixel metric — the same code a run uses."""
-    import numpy as np
-
     from . import metrics as M
-    from .imageio import load_rgb
-    from .measure import check_available, compute
+    from .measure import BUILTIN_ALIASES, check_available, compute
+    from .perceptual import as_rgb
     from .record import METRICS, QUALITY_METRICS, Record
 
-    def pixels(x, role):
-        if isinstance(x, (str, Path)):
-            return load_rgb(Path(x)).pixels
-        a = np.asarray(x)
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise LicBenchError(f"score: the {role} image must be a path or a uint8 HxWx3 RGB array, got {a.dtype} {a.shape}")
-        return a
-
     names = [n.strip() for n in (metrics.split(",") if isinstance(metrics, str) else metrics) if n.strip()]
-    names = [{"psnr": "psnr-rgb", "msssim": "ms-ssim"}.get(n, n) for n in names]
+    names = [BUILTIN_ALIASES.get(n, n) for n in names]
     for n in names:
         if n not in QUALITY_METRICS:
             from .errors import did_you_mean
             raise OptionError(f"--metric {n!r}{did_you_mean(n, QUALITY_METRICS)}: choose from {', '.join(QUALITY_METRICS)}")
-    ref, dist = pixels(reference, "reference"), pixels(distorted, "distorted")
+    ref, dist = as_rgb(reference, "reference"), as_rgb(distorted, "distorted")
     if ref.shape != dist.shape:
         raise LicBenchError(f"score: reference is {ref.shape[1]}x{ref.shape[0]} but distorted is {dist.shape[1]}x{dist.shape[0]}")
     pixel = [n for n in names if METRICS[n].computed_by]

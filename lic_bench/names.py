@@ -260,9 +260,9 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
     if wanted is not None:
         key = json.dumps(wanted[0], sort_keys=True, default=str)
         for d in sorted(with_records):
-            part = _stored(store, d, ds)
-            if part and _identity_key(part.identity) == key:
-                candidates[d] = part
+            row = store.spec(d)  # identity first: only the matching specs' records are read
+            if row is not None and _identity_key(json.loads(row["identity"])) == key:
+                candidates[d] = _stored(store, d, ds)
         facts = wanted[1]
         if facts:
             current = {d: p for d, p in candidates.items()

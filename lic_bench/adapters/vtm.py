@@ -33,6 +33,16 @@ def _tail(text: str, lines: int = 15) -> str:
     return " | ".join(t[-lines:])[-1500:]
 
 
+def help_banner(tool: Path, timeout_s: float = 60) -> str:
+    """The first line a VTM tool prints for ``--help``: its banner with the version."""
+    try:
+        proc = run_tool([str(tool), "--help"], timeout_s)
+    except (subprocess.TimeoutExpired, OSError) as e:
+        raise LicBenchError(f"cannot probe the VTM version with {tool} --help: {e}") from None
+    lines = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
 class VTM(Codec):
     colorspace = "ycbcr444"
     operating_point_name = "qp"
@@ -82,12 +92,7 @@ class VTM(Codec):
         """The first line `tool --help` prints (the encoder by default): VTM's banner with its version."""
         tool = tool or self.encoder
         if tool not in self._version_lines:
-            try:
-                proc = run_tool([str(tool), "--help"], 60)
-            except (subprocess.TimeoutExpired, OSError) as e:
-                raise LicBenchError(f"cannot probe the VTM version with {tool} --help: {e}") from None
-            lines = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
-            self._version_lines[tool] = lines[0] if lines else ""
+            self._version_lines[tool] = help_banner(tool)
         return self._version_lines[tool]
 
     @staticmethod

@@ -22,7 +22,8 @@ MODULES = {"ssimulacra2": ssimulacra2, "butteraugli": butteraugli, "flip": flip}
 SCORE_NAMES = sorted({*MODULES, *butteraugli.NAMES})
 
 
-def _pixels(image, role: str) -> np.ndarray:
+def as_rgb(image, role: str) -> np.ndarray:
+    """An image to score: a path (read as 8-bit RGB by lic_bench.imageio) or a uint8 HxWx3 RGB array."""
     if isinstance(image, (str, os.PathLike)):
         from lic_bench.imageio import load_rgb
 
@@ -43,8 +44,8 @@ def score(metric: str, reference, distorted, **options) -> float | dict[str, flo
         raise LicBenchError(f"unknown perceptual metric {metric!r}{did_you_mean(metric, SCORE_NAMES)}; "
                             f"choose from {', '.join(SCORE_NAMES)}")
     module.check_available(**options)
-    ref = _pixels(reference, "reference")
-    dist = _pixels(distorted, "distorted")
+    ref = as_rgb(reference, "reference")
+    dist = as_rgb(distorted, "distorted")
     if ref.shape != dist.shape:
         raise LicBenchError(f"score: reference is {ref.shape[1]}x{ref.shape[0]} but distorted is "
                             f"{dist.shape[1]}x{dist.shape[0]}; score images of the same size")
