@@ -1,6 +1,7 @@
 """Where a job's harness time goes at 768x512 on one CPU thread (prints ms per step, medians).
 
-Steps: padding and cropping, colour conversion both ways (YCbCr codecs), each metric (SSE-RGB, SSE-YCbCr,
+Run it as a job's process runs (lic_bench.malloc's settings), or with LIC_BENCH_MALLOC=default for
+glibc's own. Steps: padding and cropping, colour conversion both ways (YCbCr codecs), each metric (SSE-RGB, SSE-YCbCr,
 MS-SSIM, and pytorch-msssim for the ratio), the hashes a job computes (source and decoded pixels, the
 bitstream's sha256 and md5) and one store write. The codec is Pillow's WebP at quality 50 on kodim01
 (or the sample photo when ../shared is absent); its own encode+decode is printed for scale.
@@ -29,6 +30,7 @@ import torch  # noqa: E402
 
 from lic_bench import METRIC_VERSION, color, metrics  # noqa: E402
 from lic_bench.imageio import crop, pad, pixel_sha256  # noqa: E402
+from lic_bench.malloc import keep_freed_memory  # noqa: E402
 
 
 def median_ms(fn, repeats: int, clock=time.thread_time) -> float:
@@ -81,6 +83,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    kept = keep_freed_memory()  # as every process that runs jobs does (LIC_BENCH_MALLOC=default: glibc's own)
     path = a.image or default_image()
     image = np.asarray(Image.open(path).convert("RGB"))
     h, w = image.shape[:2]
@@ -103,7 +106,7 @@ def main() -> None:
     try:
         from pytorch_msssim import ms_ssim as reference
 
-        t = lambda x: torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]  # noqa: E731
+        t = lambda x: torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None].contiguous()  # noqa: E731  (as CompressAI)
         slow = median_ms(lambda: reference(t(image), t(rec), data_range=255), a.repeats)
         rows.append(("  pytorch-msssim, for comparison", slow, False))
     except ImportError:
@@ -116,7 +119,8 @@ def main() -> None:
     if store_ms is not None:
         rows.append(("store: one record, own transaction (wall)", store_ms, True))
 
-    print(f"{path.name} {w}x{h}, one thread, thread CPU time, median of {a.repeats}")
+    print(f"{path.name} {w}x{h}, one thread, thread CPU time, median of {a.repeats}; "
+          f"malloc: {'freed memory kept (lic_bench.malloc)' if kept else 'glibc defaults'}")
     for name, ms, counted in rows:
         print(f"  {name:46s} {ms:8.2f} ms{'' if counted else '   (not in the sum)'}")
     total = sum(ms for _, ms, counted in rows if counted)

@@ -8,7 +8,10 @@ random-initialised checkpoint (saved here with torch.save of its state dict, ent
 round in fresh processes with one thread (lic-bench with an empty store and cache); wall and CPU (children's user+sys) times are medians. The
 numbers compared are the per-quality means over the images of bpp, PSNR-RGB and MS-SSIM.
 
-python benchmarks/vs_compressai.py [--rounds 3] [--images 24] [--learned] [--kodak DIR]
+With --device cuda the learned model runs on the GPU in both tools (lic-bench `--device cuda`, which
+also runs MS-SSIM there; eval_model `--cuda`), and --learned-only skips WebP.
+
+python benchmarks/vs_compressai.py [--rounds 3] [--images 24] [--learned] [--learned-only] [--device cuda] [--kodak DIR]
 """
 
 from __future__ import annotations
@@ -169,7 +172,10 @@ def main() -> None:
     ap.add_argument("--learned", action="store_true", help="also compressai:ARCH against eval_model")
     ap.add_argument("--arch", default="bmshj2018-factorized")
     ap.add_argument("--arch-quality", type=int, default=1)
+    ap.add_argument("--learned-only", action="store_true", help="skip the WebP comparison")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda, for the learned model (and lic-bench's metrics)")
     a = ap.parse_args()
+    a.learned = a.learned or a.learned_only
     if a.kodak is None or not a.kodak.is_dir():
         sys.exit("Kodak images not found: pass --kodak DIR")
     workdir = Path(tempfile.mkdtemp(prefix="lic-bench-vs-compressai-"))
@@ -177,24 +183,27 @@ def main() -> None:
         images = workdir / "images"  # only the images: CompressAI globs every image file below its folder
         images.mkdir()
         for p in sorted(a.kodak.glob("*.png"))[: a.images]:
-            os.symlink(p, images / p.name)
-        env = dict(os.environ, **ONE_THREAD, LIC_BENCH_CACHE=str(workdir / "cache"), PYTHONPATH=str(REPO))
+            os.symlink(p.resolve(), images / p.name)
+        env = dict(os.environ, **ONE_THREAD, LIC_BENCH_CACHE=str(workdir / "cache"), PYTHONPATH=os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))))
         n = len(list(images.iterdir()))
         print(f"{n} images from {a.kodak}, {a.rounds} rounds, one thread per tool, {os.cpu_count()} CPU(s)")
         qs = a.qualities
         lic = [sys.executable, "-m", "lic_bench", "run", "--dataset", str(images), "--no-progress"]
-        compare("WebP q " + qs,
-                lambda store: [*lic, "--codecs", "webp", "-q", qs, "--store", str(store)],
-                compressai_cli("compressai.utils.bench", "webp", str(images), "-q", qs),
-                lambda store: lic_bench_numbers(store, "webp", images, env, workdir), a.rounds, env, workdir)
+        if not a.learned_only:
+            compare("WebP q " + qs,
+                    lambda store: [*lic, "--codecs", "webp", "-q", qs, "--store", str(store)],
+                    compressai_cli("compressai.utils.bench", "webp", str(images), "-q", qs),
+                    lambda store: lic_bench_numbers(store, "webp", images, env, workdir), a.rounds, env, workdir)
         if a.learned:
             ckpt = workdir / f"{a.arch}-q{a.arch_quality}-random.pth.tar"
             random_checkpoint(a.arch, a.arch_quality, ckpt)
             spec = f"compressai:{a.arch}"
-            compare(f"{spec} (random weights, quality {a.arch_quality})",
+            cuda = a.device.startswith("cuda")
+            compare(f"{spec} (random weights, quality {a.arch_quality}, {a.device})",
                     lambda store: [*lic, "--codecs", spec, "--checkpoint", str(ckpt), "-q", str(a.arch_quality),
-                                   "--store", str(store)],
-                    compressai_cli("compressai.utils.eval_model", "checkpoint", str(images), "-a", a.arch, "-p", str(ckpt)),
+                                   "--store", str(store), "--device", a.device],
+                    compressai_cli("compressai.utils.eval_model", "checkpoint", str(images), "-a", a.arch, "-p", str(ckpt),
+                                   *(["--cuda"] if cuda else [])),
                     lambda store: lic_bench_payload_numbers(store, spec, images, env, workdir), a.rounds, env, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

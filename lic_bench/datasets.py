@@ -173,8 +173,9 @@ class ImageRef:
     flags: list[str]
 
 
-def index_dataset(ds: Dataset, store) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
+def index_dataset(ds: Dataset, store, keep=None) -> tuple[str, list[ImageRef], list[tuple[str, str]]]:
     """Decode (or take from the store's file-hash cache) every image; return content hash, images, load errors.
+    keep: an imageio.DecodedImages that is offered each image decoded here.
 
     The content hash (image names and decoded-pixel hashes) is what identifies a dataset in the
     store: two folders with the same images are one dataset, one folder whose images changed is two.
@@ -199,6 +200,8 @@ def index_dataset(ds: Dataset, store) -> tuple[str, list[ImageRef], list[tuple[s
             continue
         h, w = img.pixels.shape[:2]
         refs.append(ImageRef(im.name, im.path, img.sha256, w, h, img.flags))
+        if keep is not None:
+            keep.offer(im.path, img)
         if not store.readonly:
             store.put_file_hash(im.path, img.sha256, w, h, img.flags)
     content = hashlib.sha256("\n".join(f"{r.name}:{r.pixel_sha256}" for r in refs).encode()).hexdigest()

@@ -59,6 +59,7 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
     image_sha256: the image's pixel hash when the caller already knows it (the runner does).
     pixel_metrics: names of table metrics computed by a tool or model (lic_bench.measure), stored
     with the identity of what computed them; metric_options: their options (device, weights, binary).
+    The device also runs MS-SSIM (``--device cuda``: on the GPU, recorded as ``metrics_device``).
 
     Errors inside the codec become a record with ``status='failed'`` and the error text; they never
     propagate, so a run goes on.
@@ -107,7 +108,10 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
 
         sse = metrics.sse_per_channel(image, rgb)
         sse_ycc = metrics.sse_ycbcr(image, rgb)
-        ms = metrics.ms_ssim(image, rgb)
+        metrics_device = (metric_options or {}).get("device") or "cpu"
+        ms = metrics.ms_ssim(image, rgb, device=metrics_device)
+        if metrics_device != "cpu":  # same value within float32 rounding; where it ran is part of how it was made
+            enc.info["metrics_device"] = metrics_device
         rec = rec.with_(
             status="ok", bytes=len(data), payload_bytes=enc.payload_bytes,
             sse_r=sse[0], sse_g=sse[1], sse_b=sse[2], sse_y=sse_ycc[0], sse_cb=sse_ycc[1], sse_cr=sse_ycc[2],

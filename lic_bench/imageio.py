@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +57,32 @@ class LoadedImage:
     pixels: np.ndarray  # H×W×3 uint8
     flags: list[str] = field(default_factory=list)
 
-    @property
-    def sha256(self) -> str:
+    @cached_property
+    def sha256(self) -> str:  # once per image: pixels are never modified in place
         return pixel_sha256(self.pixels)
+
+
+class DecodedImages:
+    """Images decoded while indexing, kept for the jobs of the same process up to a byte budget, so a run
+    with in-process jobs decodes and hashes each image once (a pool's workers decode their own)."""
+
+    def __init__(self, budget_bytes: int = 0):
+        self.reset(budget_bytes)
+
+    def reset(self, budget_bytes: int) -> None:
+        """Forget every kept image; keep up to `budget_bytes` of pixels from now on (0: keep none)."""
+        self.budget = budget_bytes
+        self._kept: dict[str, LoadedImage] = {}
+
+    def offer(self, path, img: LoadedImage) -> None:
+        if img.pixels.nbytes <= self.budget:
+            self._kept[str(path)] = img
+            self.budget -= img.pixels.nbytes
+
+    def get(self, path, pixel_sha256: str) -> LoadedImage | None:
+        """The kept image at `path` if its pixels are the ones indexed."""
+        img = self._kept.get(str(path))
+        return img if img is not None and img.sha256 == pixel_sha256 else None
 
 
 def pixel_sha256(pixels: np.ndarray) -> str:

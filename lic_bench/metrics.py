@@ -21,10 +21,11 @@ MSSSIM_MIN_SIDE = 161
 
 
 def sse_per_channel(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
-    """Sum of squared errors of each of the three channels (float64, exact for uint8 input)."""
+    """Sum of squared errors of each of the three channels, exact: every square is an integer
+    ≤ 65025 and every partial sum an integer below 2^53, so BLAS may sum in any order."""
     _check_pair(original, reconstruction)
-    gram = _error_gram(original, reconstruction)
-    return tuple(float(v) for v in np.diagonal(gram)[:3])  # type: ignore[return-value]
+    err = np.subtract(original, reconstruction, dtype=np.float32).reshape(-1, 3)  # integers in [-255, 255]
+    return tuple(float(np.dot(e, e)) for e in (err[:, c].astype(np.float64) for c in range(3)))  # type: ignore[return-value]
 
 
 def sse_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float, float]:
@@ -42,12 +43,6 @@ def sse_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[float, 
 def sse_rgb_and_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """(sse_per_channel, sse_ycbcr): what a job needs."""
     return sse_per_channel(original, reconstruction), sse_ycbcr(original, reconstruction)
-
-
-def _error_gram(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Σ over pixels of e·eᵀ, e the RGB error: 3×3 exact int64 (each entry ≤ 65025 · pixels)."""
-    err = np.subtract(original, reconstruction, dtype=np.int64).reshape(-1, 3)
-    return err.T @ err
 
 
 def psnr_from_mse(mse: float, peak: float = PEAK) -> float:
@@ -159,14 +154,16 @@ def _scale_means(x, y, last: bool, strip_rows: int):
     c1 = (MSSSIM_K[0] * PEAK) ** 2
     c2 = (MSSSIM_K[1] * PEAK) ** 2
     maps = torch.empty(3, h - k, w - k, dtype=torch.float32, device=x.device)
+    # one buffer for every strip: fresh temporaries of megabytes each cost page faults
+    buffer = torch.empty(1, min(strip_rows, h - k) + k, w, _PLANES, dtype=torch.float32, device=x.device)
+    buffer[..., 15] = 0
     for top in range(0, h - k, strip_rows):
         rows = min(strip_rows, h - k - top)
         xs, ys = x[top:top + rows + k], y[top:top + rows + k]
-        planes = torch.empty(1, rows + k, w, _PLANES, dtype=torch.float32, device=x.device)
+        planes = buffer[:, :rows + k]
         planes[0, ..., 0:3], planes[0, ..., 3:6] = xs, ys
-        torch.mul(planes[..., 0:6], planes[..., 0:6], out=planes[..., 6:12])  # x², y²
+        torch.mul(planes[..., 0:6], planes[..., 0:6], out=planes[..., 6:12])  # x² | y²
         torch.mul(xs, ys, out=planes[0, ..., 12:15])
-        planes[..., 15] = 0
         blurred = F.conv2d(F.conv2d(planes.permute(0, 3, 1, 2), vertical, groups=_PLANES), horizontal, groups=_PLANES)
         b = blurred[0].permute(1, 2, 0)  # rows × W' × 16, a view
         mu_sq = b[..., 0:6] * b[..., 0:6]  # mu1² | mu2²

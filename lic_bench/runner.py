@@ -16,7 +16,8 @@ from .datasets import Dataset, ImageRef, index_dataset
 from .errors import LicBenchError, OptionError
 from .executors import (EXECUTORS, Terminated, failed_record, run_dask, run_in_process, run_process_pool,
                         terminate_as_interrupt)
-from .imageio import load_rgb
+from .imageio import DecodedImages, load_rgb
+from .malloc import keep_freed_memory
 from .specs import CodecSpec, spec_digest
 from .store import Store
 
@@ -87,11 +88,15 @@ def _init_worker(threads: int) -> None:
         os.environ[var] = str(threads)
     import torch  # noqa: F401  (start-up cost, paid here: a job's time limit counts from the job's start)
 
+    keep_freed_memory()
+
     from . import evaluate  # noqa: F401
 
 
 _WORKER_CODECS: dict[str, object] = {}
 _LAST_IMAGE: tuple | None = None  # (path, pixel sha256, LoadedImage) of the previous job in this process
+_INDEXED = DecodedImages(0)  # what indexing decoded, when this process also runs the jobs
+KEEP_DECODED_BYTES = 1 << 30
 
 
 def _worker_codec(spec_dict: dict, options: dict):
@@ -118,7 +123,7 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         if _LAST_IMAGE and _LAST_IMAGE[0] == path and _LAST_IMAGE[1] == pixel_sha256:
             img = _LAST_IMAGE[2]
         else:
-            img = load_rgb(path)
+            img = _INDEXED.get(path, pixel_sha256) or load_rgb(path)
             _LAST_IMAGE = (path, img.sha256, img)
     except LicBenchError as e:
         return failed_record(op, pixel_sha256, str(e))
@@ -187,7 +192,11 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
             adapter_options: dict[str, dict] | None = None, keep_bitstreams: bool = True, progress: bool = True,
             executor: str = "local", scheduler: str | None = None, retries: int = 2,
             job_timeout: float | None = None, pixel_metrics=(), metric_options: dict | None = None) -> RunSummary:
-    """adapter_options: spec name -> options that do not change the output (paths, devices)."""
+    """adapter_options: spec name -> options that do not change the output (paths, devices).
+
+    This process keeps freed memory for reuse (lic_bench.malloc; ``LIC_BENCH_MALLOC=default`` opts out):
+    it indexes the dataset and, with one job at a time, runs the jobs."""
+    keep_freed_memory()
     options = adapter_options or {}
     if job_timeout is not None and not (math.isfinite(job_timeout) and job_timeout > 0):
         raise OptionError(f"--job-timeout {job_timeout:g}: give a positive, finite number of seconds")
@@ -197,7 +206,20 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
         if pc.identity.get("provenance", {}).get("random_init"):
             raise LicBenchError(f"{pc.spec.name}: random weights are for complexity and timing only; RD results are refused "
                                 "(use `lic-bench complexity`, or give real checkpoints)")
-    content, images, load_errors = index_dataset(ds, store)
+    in_process = executor == "local" and jobs <= 1 and not job_timeout
+    _INDEXED.reset(KEEP_DECODED_BYTES if in_process else 0)
+    try:
+        return _index_and_run(prepared, ds, store, in_process, operating_points=operating_points, jobs=jobs,
+                              options=options, keep_bitstreams=keep_bitstreams, progress=progress, executor=executor,
+                              scheduler=scheduler, retries=retries, job_timeout=job_timeout,
+                              pixel_metrics=pixel_metrics, metric_options=metric_options)
+    finally:
+        _INDEXED.reset(0)
+
+
+def _index_and_run(prepared, ds, store, in_process: bool, *, operating_points, jobs, options, keep_bitstreams,
+                   progress, executor, scheduler, retries, job_timeout, pixel_metrics, metric_options) -> RunSummary:
+    content, images, load_errors = index_dataset(ds, store, keep=_INDEXED)
     if not images:
         raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
                             (f" ({load_errors[0][0]}: {load_errors[0][1]})" if load_errors else ""))
@@ -225,7 +247,7 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
                       j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
     bar = _Progress(len(todo), enabled=progress and bool(todo))
     remaining = {id(j): j for j in todo}
-    if executor == "local" and jobs <= 1 and not job_timeout:
+    if in_process:
         for pc in prepared:  # reuse the planning instances in-process
             _WORKER_CODECS[pc.spec.name] = pc.codec
         stream = run_in_process(todo, run_job, args)

@@ -198,6 +198,42 @@ def test_corrupted_bitstream_and_perturbed_decoder_are_detected(tcm_small_ckpt, 
     assert rec["status"] == "ok" and rec["mismatch"] is True and any(f.startswith("enc-dec-mismatch:") for f in rec["flags"])
 
 
+def test_what_the_encoder_side_check_runs(monkeypatch):
+    """Encoder latents through g_s when the model returns them; for a CompressAI model (no latents) a
+    second decode only where it adds something: on the encode device when decoding runs elsewhere. On the
+    same device it would repeat the job's decode bit for bit, so it is skipped and said so."""
+    calls = []
+
+    class Stub(torch.nn.Module):
+        def __init__(self, latents):
+            super().__init__()
+            self.latents = latents
+
+        def compress(self, x):
+            out = {"strings": [[b"\x01\x02"]], "shape": (2, 2)}
+            return dict(out, y_hat=torch.zeros(1, 3, 2, 2)) if self.latents else out
+
+        def g_s(self, y):
+            calls.append("g_s")
+            return torch.full((1, 3, 32, 32), 0.5)
+
+        def decompress(self, strings, shape):
+            calls.append("decompress")
+            return {"x_hat": torch.full((1, 3, 32, 32), 0.5)}
+
+    img = np.zeros((32, 32, 3), np.uint8)
+    for latents, decode_device, want_call, want_info in [(True, "", "g_s", False), (False, "", None, True),
+                                                         (False, "meta", "decompress", False)]:
+        codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True, decode_device=decode_device)
+        monkeypatch.setattr(codec, "model", lambda q, dev, m=Stub(latents): m)
+        calls.clear()
+        enc = codec.encode(img, 1)
+        assert calls == [] and (enc.expected is None) == (want_call is None)  # nothing runs inside the timed encode
+        if enc.expected is not None:
+            assert enc.expected().shape == (32, 32, 3) and calls == [want_call]
+        assert ("enc_dec_check" in enc.info) == want_info
+
+
 def test_tcm_refuses_too_small_images_clearly(tcm_small_ckpt):
     codec = Learned(arch="tcm-small", weights={3: "tcm-small-mse-0.0067.pth.tar"}, weights_dir=str(tcm_small_ckpt))
     rec = evaluate(codec, _odd_image()[:120, :200], 3)
@@ -273,7 +309,8 @@ def test_gpu_oom_falls_back_to_tiles_then_cpu_and_tiled_is_flagged(monkeypatch):
     monkeypatch.setattr(model, "compress", small_memory)
     img = sample_photo("motorcycle_left.png")[:500, :700]  # pads to 512x704: 2x3 tiles (the 192 remainder joins)
     rec = evaluate(codec, img, 1)
-    assert rec["status"] == "ok" and "tiled:256" in rec["flags"] and rec["mismatch"] is False
+    assert rec["status"] == "ok" and "tiled:256" in rec["flags"]
+    assert rec["mismatch"] is None and rec["extra"]["enc_dec_check"].startswith("none")  # see the next test
     assert L.tile_edges(704, 256, 64) == [0, 256, 512, 704] and L.tile_edges(640, 256, 256) == [0, 256, 640]
     state["limit"] = 0  # even tiles do not fit: last resort is the full image on the CPU
     monkeypatch.setattr(codec, "fallback_plan", lambda: [("full", "cuda"), ("tiled", "cuda"), ("full", "cpu")])

@@ -48,6 +48,21 @@ def test_records_hold_raw_quantities_and_bpp_counts_whole_file(small_dataset):
         assert all(0 < p.ms_ssim < 1 for p in pts)
 
 
+def test_in_process_run_decodes_and_hashes_each_image_once(small_dataset, monkeypatch):
+    """Indexing's decode is the jobs' decode (two codecs x two qualities x three images: three decodes and
+    three pixel hashes in all), and nothing is kept after the run."""
+    from lic_bench import datasets, imageio, runner as run_module
+
+    decodes, hashes = [], []
+    real_load, real_hash = imageio.load_rgb, imageio.pixel_sha256
+    monkeypatch.setattr(datasets, "load_rgb", lambda p: decodes.append(p) or real_load(p))
+    monkeypatch.setattr(run_module, "load_rgb", lambda p: decodes.append(p) or real_load(p))
+    monkeypatch.setattr(imageio, "pixel_sha256", lambda px: hashes.append(px.shape) or real_hash(px))
+    s = _run(small_dataset, codecs=("webp", "jpeg"), ops=[30, 60])
+    assert (s.done, s.failed) == (12, []) and len(decodes) == 3 and len(hashes) == 3  # source pixels (evaluate hashes reconstructions)
+    assert run_module._INDEXED.budget == 0 and not run_module._INDEXED._kept
+
+
 def test_rerun_is_cached_and_changed_spec_is_new(small_dataset):
     _run(small_dataset, ops=[30])
     again = _run(small_dataset, ops=[30])

@@ -329,7 +329,10 @@ class Learned(Codec):
             enc = self._encode_full(image[y0:y1, x0:x1], op, dev)
             tiles.append(enc.data)
             payload += enc.payload_bytes
-            expected[y0:y1, x0:x1] = enc.expected()
+            if expected is not None and enc.expected is not None:
+                expected[y0:y1, x0:x1] = enc.expected()
+            else:
+                expected = None
         info = dict(enc.info, tile=TILE, tiles=len(tiles))
         return Encoded(pack_tiles(TILE, h, w, tiles), payload_bytes=payload, expected=expected, info=info)
 
@@ -344,16 +347,28 @@ class Learned(Codec):
         strings, shape = out["strings"], tuple(out["shape"])
         data = pack(q, shape, strings)
 
-        def expected():
+        def expected():  # the encoder's own latents through the synthesis transform
             with torch.inference_mode():
-                if "y_hat" in out and hasattr(model, "g_s"):
-                    return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
+                return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
+
+        def decoded_on_encode_device():
+            with torch.inference_mode():
                 return self._to_u8(model.decompress(strings, shape)["x_hat"])
 
+        if "y_hat" in out and hasattr(model, "g_s"):
+            check = expected
+        elif (self.p["decode_device"] or dev) != dev:
+            check = decoded_on_encode_device  # cross-device: the decoder runs again where the encoder ran
+        else:
+            # compress() returns no latents and the job's decode runs on this device: a second decode
+            # would repeat it bit for bit (CompressAI's eval_model does not do it either)
+            check = None
         info = {"device": dev, "decode_device": self.p["decode_device"] or self.p["device"], "threads": int(self.p["threads"]),
                 "cudnn_deterministic": True, "arch": self.arch.name, "quality": q,
                 "lambda": self.arch.lambdas[q - 1] if q - 1 < len(self.arch.lambdas) else None}
-        return Encoded(data, payload_bytes=sum(len(s) for g in strings for s in g), expected=expected, info=info)
+        if check is None:
+            info["enc_dec_check"] = "none: the model returns no encoder-side latents and decodes on the encode device"
+        return Encoded(data, payload_bytes=sum(len(s) for g in strings for s in g), expected=check, info=info)
 
     def decode(self, data: bytes) -> np.ndarray:
         import torch
