@@ -106,8 +106,7 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
         rec.flags += list(enc.info.pop("flags", []))  # e.g. tiled / device fallback, declared by the adapter
         rgb = _to_original_rgb(codec, decoded, h, w, policy)
 
-        sse = metrics.sse_per_channel(image, rgb)
-        sse_ycc = metrics.sse_ycbcr(image, rgb)
+        sse, sse_ycc = metrics.sse_rgb_and_ycbcr(image, rgb)
         metrics_device = (metric_options or {}).get("device") or "cpu"
         ms = metrics.ms_ssim(image, rgb, device=metrics_device)
         if metrics_device != "cpu":  # same value within float32 rounding; where it ran is part of how it was made

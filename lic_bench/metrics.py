@@ -69,8 +69,9 @@ def _raster_layout(image: np.ndarray) -> bool:
 
 
 def _sse_ycbcr_fast(original: np.ndarray, reconstruction: np.ndarray,
-                    block_pixels: int = _SSE_BLOCK_PIXELS) -> tuple[float, float, float]:
-    """:func:`_sse_ycbcr_reference`'s bits, without its temporaries.
+                    block_pixels: int = _SSE_BLOCK_PIXELS, rgb_sse: list | None = None) -> tuple[float, float, float]:
+    """:func:`_sse_ycbcr_reference`'s bits, without its temporaries. With `rgb_sse` (three floats) it
+    also adds each channel's RGB SSE into it from the same planar errors (exact integer sums).
 
     Per pixel the same IEEE operations on the same operands give the same d: the integer error
     (exact in int16, then float64), ``y = (KR*r + KG*g) + KB*b``, ``(c - y) / SCALE + 128 - 128``
@@ -96,6 +97,9 @@ def _sse_ycbcr_fast(original: np.ndarray, reconstruction: np.ndarray,
         np.subtract(original[r0:r1], reconstruction[r0:r1], out=e, dtype=np.int16)
         zb = z[:, n - r1 * w: n - r0 * w]
         np.copyto(zb, e.reshape(m, 3).T[:, ::-1])  # planar float64 r, g, b, back to front
+        if rgb_sse is not None:
+            for c in range(3):
+                rgb_sse[c] += float(np.dot(zb[c], zb[c]))
         y, rb, p = zb[1], zb[::2], prod[:, :m]
         np.multiply(rb, _KR_KB, out=p)  # KR*r, KB*b
         np.multiply(y, KG, out=y)  # KG*g
@@ -126,8 +130,13 @@ def _fast_sse_ycbcr_exact() -> bool:
 
 
 def sse_rgb_and_ycbcr(original: np.ndarray, reconstruction: np.ndarray) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """(sse_per_channel, sse_ycbcr): what a job needs."""
-    return sse_per_channel(original, reconstruction), sse_ycbcr(original, reconstruction)
+    """(sse_per_channel, sse_ycbcr), what a job needs: one pass over the error where the fast path runs."""
+    _check_pair(original, reconstruction)
+    if _raster_layout(original) and _raster_layout(reconstruction) and _fast_sse_ycbcr_exact():
+        rgb = [0.0, 0.0, 0.0]
+        ycc = _sse_ycbcr_fast(original, reconstruction, rgb_sse=rgb)
+        return (rgb[0], rgb[1], rgb[2]), ycc
+    return sse_per_channel(original, reconstruction), _sse_ycbcr_reference(original, reconstruction)
 
 
 def psnr_from_mse(mse: float, peak: float = PEAK) -> float:

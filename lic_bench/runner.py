@@ -96,7 +96,7 @@ def _init_worker(threads: int) -> None:
 _WORKER_CODECS: dict[str, object] = {}
 _LAST_IMAGE: tuple | None = None  # (path, pixel sha256, LoadedImage) of the previous job in this process
 _INDEXED = DecodedImages(0)  # what indexing decoded, when this process also runs the jobs
-KEEP_DECODED_BYTES = 1 << 30
+KEEP_DECODED_BYTES = 256 << 20  # Kodak is 28 MB; beyond the budget images are decoded again by their jobs
 
 
 def _worker_codec(spec_dict: dict, options: dict):

@@ -111,9 +111,11 @@ def test_sse_rgb_stays_exact_past_32_bit_sums():
     """Black vs white at 2000x1200 sums to 1.56e11 per channel: int32 would wrap, float32 would round."""
     black, white = np.zeros((1200, 2000, 3), np.uint8), np.full((1200, 2000, 3), 255, np.uint8)
     assert metrics.sse_per_channel(black, white) == (65025.0 * 2_400_000,) * 3
+    assert metrics.sse_rgb_and_ycbcr(black, white)[0] == (65025.0 * 2_400_000,) * 3
     rng = np.random.default_rng(5)
     a, b = (rng.integers(0, 256, (1200, 2000, 3), dtype=np.uint8) for _ in range(2))
     assert metrics.sse_per_channel(a, b) == _sse_reference(a, b)[0]
+    assert metrics.sse_rgb_and_ycbcr(a, b) == _sse_reference(a, b)
 
 
 def _exact_ycbcr_sse(a: np.ndarray, b: np.ndarray) -> list:
