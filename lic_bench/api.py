@@ -318,14 +318,30 @@ def records(dataset: str, codecs=None, store=None, data_dir=None):
     return records_frame(results(dataset, codecs, store, data_dir))
 
 
-def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", data_dir=None):
-    """One row per codec and operating point, aggregated as named (column 'aggregation'), as a DataFrame."""
+def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", data_dir=None, allow_tiled: bool = False):
+    """One row per curve and operating point as a DataFrame, aggregated as named (column 'aggregation').
+
+    Without `codecs`: every measured curve of the dataset. With them: any name bdrate, compare and report
+    take — measured results, shipped anchors (``vtm-12.1``), published curves (``mlic++@paper``),
+    imported ones — each row saying its kind and where it comes from."""
     from .aggregate import AGGREGATIONS
-    from .results import curves_frame
+    from .names import dataset_or_name, resolve_curve
+    from .results import curve_rows, curves_frame
 
     if aggregation not in AGGREGATIONS:
         raise OptionError(f"aggregation {aggregation!r}: choose {' or '.join(AGGREGATIONS)}")
-    return curves_frame(results(dataset, codecs, store, data_dir), aggregation)
+    if codecs is None:
+        return curves_frame(results(dataset, codecs, store, data_dir), aggregation)
+    import pandas as pd
+
+    st = open_store_if_any(store)
+    try:
+        ds = dataset_or_name(st, dataset, data_dir)
+        return pd.DataFrame([row for name in _split(codecs)
+                             for row in curve_rows(resolve_curve(st, name, ds, allow_tiled), aggregation)])
+    finally:
+        if st is not None:
+            st.close()
 
 
 def import_curve(path, dataset: str, name: str | None = None, store=None, replace: bool = False) -> tuple[str, int]:

@@ -241,7 +241,8 @@ def measured(store, text: str, ds: DatasetRef) -> CodecResults:
         if not HEX.match(hint) and not re.fullmatch(r"[0-9a-f]{4,64}", hint):
             raise LicBenchError(f"{text!r} is not a measured codec in the store (NAME@DIGEST names one by its spec digest): "
                                 "shipped and published curves (NAME@paper, NAME@shipped, …) are used by bdrate, compare, "
-                                "report and leaderboard (`lic-bench references show NAME`, `lic-bench anchors list`)")
+                                "report, leaderboard and lic_bench.curves(dataset, codecs=[...]) "
+                                "(`lic-bench references show NAME`, `lic-bench anchors list`)")
         rows = store.specs_by_digest_prefix(hint)
         if len(rows) != 1:
             raise LicBenchError(f"{text!r}: {'no' if not rows else len(rows)} stored spec digest(s) start with {hint!r}")

@@ -12,7 +12,7 @@ from .names import CodecResults, measured, measured_on, resolve_dataset
 from .record import EXPORT_FIELDS, METRICS, per_image_values
 from .store import Store
 
-__all__ = ["CodecResults", "codec_results", "records_rows", "curves_rows", "records_frame", "curves_frame",
+__all__ = ["CodecResults", "codec_results", "records_rows", "curves_rows", "curve_rows", "records_frame", "curves_frame",
            "to_compressai", "read_compressai"]
 
 
@@ -44,8 +44,36 @@ def records_rows(results: list[CodecResults]) -> list[dict]:
 
 
 def curves_rows(results: list[CodecResults], aggregation: str = "mean") -> list[dict]:
-    return [{"codec": cr.name, "spec_digest": cr.digest, "dataset": cr.dataset, "aggregation": aggregation, **p.to_dict()}
+    return [{"codec": cr.name, "kind": "measured", "spec_digest": cr.digest, "dataset": cr.dataset,
+             "aggregation": aggregation, **p.to_dict()}
             for cr in results for p in cr.points(aggregation)]
+
+
+def curve_rows(curve, aggregation: str = "mean") -> list[dict]:
+    """Rows of any resolved curve (lic_bench.references.Curve): per-image records are aggregated as asked;
+    a published or imported curve has only its published means (other aggregations are refused), one row
+    per published rate, a metric published at rates of its own in rows of its own."""
+    head = {"codec": curve.name, "kind": curve.kind, "spec_digest": curve.provenance.get("spec_digest"),
+            "dataset": curve.dataset, "source": curve.label, "aggregation": aggregation}
+    if curve.records is not None:
+        return [{**head, **p.to_dict()} for p in curve.aggregated(aggregation)]
+    if aggregation != "mean":
+        raise LicBenchError(f"{curve.label} is published as means of per-image values only; '{aggregation}' cannot be derived")
+    head["aggregation"] = "mean (as published)"
+    pts = curve.points or {}
+    own_rates = {k.split(":", 1)[1] for k in pts if k.startswith("bpp:")}
+    columns = {"ms-ssim-rgb": "ms-ssim"}  # CompressAI's key for linear MS-SSIM
+
+    def value_rows(rates, metrics):
+        return [{**head, "op": None, "bpp": rate, **{METRICS[columns.get(m, m)].attr: pts[m][i] for m in metrics}}
+                for i, rate in enumerate(rates)]
+
+    shared = [m for m in pts if m != "bpp" and ":" not in m and m not in own_rates and columns.get(m, m) in METRICS]
+    rows = value_rows(pts.get("bpp", []), shared)
+    for m in sorted(own_rates):
+        if columns.get(m, m) in METRICS:
+            rows += value_rows(pts[f"bpp:{m}"], [m])
+    return rows
 
 
 def records_frame(results: list[CodecResults]):

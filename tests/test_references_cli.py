@@ -71,3 +71,25 @@ def test_report_with_a_pixel_metric_panel_and_published_curves_with_citations(tm
     import re
     assert "SSIMULACRA 2 vs bpp" in html and 'id="references"' in html and "mlic++@paper" in html
     assert re.search(r"@(article|inproceedings|misc)\{", html, re.I)
+
+
+def test_python_curves_take_every_kind_of_curve_name(small_dataset):
+    """lic_bench.curves names curves as bdrate/compare/report do: measured, shipped anchor, published."""
+    from lic_bench.errors import LicBenchError
+    from lic_bench.names import resolve_curve
+
+    assert runner.invoke(app, ["run", "--codecs", "webp", "-d", str(small_dataset), "-q", "40", "--no-progress"]).exit_code == 0
+    df = lic_bench.curves(str(small_dataset), codecs="webp")
+    assert list(df["kind"]) == ["measured"] and df["op"][0] == 40 and df["spec_digest"][0]
+    import pandas as pd
+    pd.testing.assert_frame_equal(df.drop(columns="source"), lic_bench.curves(str(small_dataset)), check_like=True)
+    mixed = lic_bench.curves("kodak", codecs=["vtm-12.1", "mlic++@paper"])
+    anchor, paper = mixed[mixed["codec"] == "vtm-12.1"], mixed[mixed["codec"] == "mlic++@paper"]
+    assert set(anchor["kind"]) == {"anchor"} and list(anchor["op"]) == [22, 27, 32, 37, 42, 47]
+    assert anchor["n_images"].tolist() == [24] * 6 and (anchor["psnr_rgb"] > 25).all()
+    published = resolve_curve(None, "mlic++@paper", "kodak").points
+    assert set(paper["kind"]) == {"published"} and paper["bpp"].tolist() == published["bpp"]
+    assert paper["psnr_rgb"].tolist() == published["psnr-rgb"] and set(paper["aggregation"]) == {"mean (as published)"}
+    assert set(lic_bench.curves("kodak", codecs="vtm-12.1", aggregation="pooled")["aggregation"]) == {"pooled"}
+    with pytest.raises(LicBenchError, match="means of per-image values only"):
+        lic_bench.curves("kodak", codecs="mlic++@paper", aggregation="pooled")
