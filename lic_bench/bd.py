@@ -149,6 +149,10 @@ def _check_rate_range(rate_range) -> tuple[float, float]:
     return lo, hi
 
 
+#: points per curve the BD method is defined on (VCEG-M33's four QPs; JVET's common test conditions)
+MIN_POINTS_USUAL = 4
+
+
 def _delta(ax, ay, tx, ty, method, kind, n_a, n_t, unit_fmt, limits=None, limits_label="") -> BDResult:
     lo, hi = max(ax[0], tx[0]), min(ax[-1], tx[-1])
     longest = max(ax[-1] - ax[0], tx[-1] - tx[0])
@@ -161,6 +165,10 @@ def _delta(ax, ay, tx, ty, method, kind, n_a, n_t, unit_fmt, limits=None, limits
     res.overlap = (hi - lo) / longest if longest > 0 else 1.0
     if res.overlap < OVERLAP_WARN:
         res.warnings.append(f"overlap is only {res.overlap:.0%} of the longer curve (< {OVERLAP_WARN:.0%}): the figure covers a narrow range")
+    few = [f"{who} has {n}" for who, n in (("anchor", n_a), ("test", n_t)) if n < MIN_POINTS_USUAL]
+    if few:
+        res.warnings.append(f"{' and '.join(few)} points: BD figures are defined on {MIN_POINTS_USUAL} or more per curve "
+                            f"(VCEG-M33, JVET CTC); with fewer the fitted curve has little shape to go on")
     if limits is not None:
         if max(lo, limits[0]) >= min(hi, limits[1]):
             res.status = (f"not computable: the rate range {limits_label} does not meet the curves' overlap "
