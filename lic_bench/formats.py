@@ -18,7 +18,10 @@ from pathlib import Path
 
 from .errors import LicBenchError
 
-LEFT_COLUMNS = ("codec", "image", "status", "name", "what", "metric", "why", "anchor", "curve", "dataset")
+LEFT_COLUMNS = ("codec", "image", "status", "name", "what", "metric", "why", "anchor", "curve", "dataset", "method",
+                "metrics", "provenance", "licence", "label", "source")
+#: names a reader copies into the next command: shown whole, never cut with an ellipsis
+NAME_COLUMNS = ("codec", "name", "curve", "anchor", "image")
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -33,14 +36,20 @@ def print_table(title: str, columns: list[str], rows: list[list], caption: str |
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title, caption=caption, caption_justify="left")
-    for c in columns:
-        t.add_column(c, justify="left" if c in LEFT_COLUMNS else "right")
     from rich.markup import escape
 
-    for r in rows:  # escaped: "pip install 'lic-bench[heif]'" is text, not rich markup
-        t.add_row(*[escape(fmt(v) if not isinstance(v, str) else v) for v in r])
-    Console(width=max(100, len(caption or "") // 2, 13 * len(columns)), file=file).print(t)
+    cells = [[escape(fmt(v) if not isinstance(v, str) else v) for v in r] for r in rows]  # "pip install 'x[y]'" is text
+    t = Table(title=title, caption=caption, caption_justify="left")
+    names_width = 0
+    for i, c in enumerate(columns):
+        whole = c in NAME_COLUMNS and not any("\n" in r[i] for r in cells if i < len(r))
+        longest = max([len(c), *(len(r[i]) for r in cells if i < len(r))]) if whole else None
+        names_width += longest or 0
+        t.add_column(c, justify="left" if c in LEFT_COLUMNS else "right", no_wrap=whole, min_width=longest)
+    for r in cells:
+        t.add_row(*r)
+    others = len(columns) - sum(1 for c in columns if c in NAME_COLUMNS)
+    Console(width=max(100, len(caption or "") // 2, 13 * len(columns), names_width + 14 * others), file=file).print(t)
 
 
 def table_text(title: str, columns: list[str], rows: list[list], caption: str | None = None) -> str:

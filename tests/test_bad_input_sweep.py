@@ -253,9 +253,12 @@ def test_foreign_sqlite_file_is_refused_and_left_byte_identical(tmp_path):
 # case 2: SIGTERM to a parallel run; a VTM job killed by its timeout
 def test_sigterm_stops_workers_and_resource_tracker_and_rerun_finishes(tmp_path):
     psutil = pytest.importorskip("psutil")
-    d = small_folder(tmp_path, 6)
+    d = tmp_path / "ds"  # enough work (8 photos of 600x400, WebP's slowest method) that the run is still going
+    d.mkdir()
+    for i in range(8):
+        Image.fromarray(np.roll(sample_photo("coffee.png"), 37 * i, axis=1)).save(d / f"i{i}.png")
     store = os.environ["LIC_BENCH_STORE"]
-    args = [sys.executable, "-m", "lic_bench", "run", "--codecs", "webp", "-q", "5,10,15,20,25,30", "-d", str(d),
+    args = [sys.executable, "-m", "lic_bench", "run", "--codecs", "webp:method=6", "-q", "5,10,15,20,25,30", "-d", str(d),
             "--jobs", "2", "--no-progress"]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = {}

@@ -176,7 +176,8 @@ def test_sigkill_mid_run_then_rerun_completes_without_duplicates(tmp_path):
     for i in range(8):
         Image.fromarray(np.roll(img, 37 * i, axis=1)[:300, :300]).save(d / f"i{i}.png")
     store = Path(os.environ["LIC_BENCH_STORE"])
-    args = ["run", "--codecs", "webp", "-q", "5,10,15,20,25,30", "--dataset", str(d), "--no-progress"]
+    # WebP's slowest method: jobs slow enough that the kill lands mid-run however fast the harness gets
+    args = ["run", "--codecs", "webp:method=6", "-q", "5,10,15,20,25,30", "--dataset", str(d), "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "lic_bench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     n = 0
