@@ -125,3 +125,29 @@ def test_list_and_help_do_not_import_torch():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_python_api_functions_are_the_library_functions_with_their_signatures():
+    """`import lic_bench` stays cheap, and lic_bench.run & co. are api.run & co. (full signature, docs)."""
+    code = textwrap.dedent("""
+        import inspect, sys
+        import lic_bench
+        assert not [m for m in ("torch", "pandas", "lic_bench.api") if m in sys.modules]
+        from lic_bench import api
+        from lic_bench.learned import zoo
+        for name in lic_bench.__all__[2:]:
+            fn = getattr(lic_bench, name)
+            assert fn is getattr(zoo if name == "load_model" else api, name), name
+            assert "kwargs" not in str(inspect.signature(fn)) and fn.__doc__, name
+        assert set(lic_bench.__all__) <= set(dir(lic_bench))
+        try:
+            lic_bench.no_such_thing
+        except AttributeError as e:
+            assert "no_such_thing" in str(e)
+        else:
+            raise AssertionError("no AttributeError")
+        assert "torch" not in sys.modules
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
