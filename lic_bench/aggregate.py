@@ -36,6 +36,7 @@ class Point:
     values: dict[str, float] = field(default_factory=dict)  # metric name -> aggregated value
     enc_s: float = math.nan
     dec_s: float = math.nan
+    n_checked: int = 0  # images whose decoded reconstruction was compared with the encoder's (n_mismatch of them differ)
 
     def quality(self, metric: str) -> float:
         return self.values.get(metric, math.nan)
@@ -48,7 +49,8 @@ class Point:
         raise AttributeError(attr)
 
     def to_dict(self) -> dict:
-        out = {"op": self.op, "n_images": self.n_images, "n_failed": self.n_failed, "n_mismatch": self.n_mismatch}
+        out = {"op": self.op, "n_images": self.n_images, "n_failed": self.n_failed, "n_checked": self.n_checked,
+               "n_mismatch": self.n_mismatch}
         out.update({METRICS[n].attr: self.values.get(n, math.nan) for n in METRICS})
         out.update(enc_s=self.enc_s, dec_s=self.dec_s)
         return out
@@ -77,5 +79,6 @@ def aggregate(records: list, aggregation: str = "mean") -> list[Point]:
             continue
         values = {n: m.aggregate(ok, aggregation) for n, m in METRICS.items()}
         points.append(Point(op, len(ok), failed, sum(1 for r in ok if r.mismatch), values,
-                            enc_s=mean_finite([r.enc_s for r in ok]), dec_s=mean_finite([r.dec_s for r in ok])))
+                            enc_s=mean_finite([r.enc_s for r in ok]), dec_s=mean_finite([r.dec_s for r in ok]),
+                            n_checked=sum(1 for r in ok if r.mismatch is not None)))
     return points

@@ -105,8 +105,19 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
     return RunResult(summary, ref, results)
 
 
+def check_device(device: str | None) -> None:
+    """One line before any work when a CUDA device is asked for and torch has none."""
+    if device and str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise OptionError(f"--device {device}: torch {torch.__version__} sees no CUDA device (a CPU build, or no GPU "
+                              "or driver); run where one is, or drop --device")
+
+
 def metric_options_from(runtime: dict) -> dict:
-    """Options of pixel metrics from run options: the device, a weights folder, a Butteraugli binary."""
+    """Options of pixel metrics from run options (the device, checked; a weights folder; a Butteraugli binary)."""
+    check_device(runtime.get("device"))
     return {k: (str(v) if v is not None else None) for k, v in (("device", runtime.get("device")),
                                                                    ("weights_dir", runtime.get("metric_weights_dir")),
                                                                    ("binary", runtime.get("butteraugli")))

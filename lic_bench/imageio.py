@@ -58,7 +58,7 @@ class LoadedImage:
     flags: list[str] = field(default_factory=list)
 
     @cached_property
-    def sha256(self) -> str:  # once per image: pixels are never modified in place
+    def sha256(self) -> str:  # once per image: load_rgb's pixels are read-only
         return pixel_sha256(self.pixels)
 
 
@@ -155,6 +155,7 @@ def load_rgb(path: str | Path) -> LoadedImage:
         raise LicBenchError(f"{where}: not a readable image ({type(e).__name__}: {e}); re-download or remove it") from None
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise LicBenchError(f"{where}: unexpected decoded shape {pixels.shape}")
+    pixels.flags.writeable = False  # its hash is computed once: a codec that writes into its input fails loudly
     return LoadedImage(pixels, flags)
 
 

@@ -286,7 +286,12 @@ def build(store, opts: ReportOptions) -> dict:
                 c.update(image_quality(r))
             cell[(r["image"], r["op"])] = c
         n_bad = sum(1 for c in cell.values() if c["status"] != "ok" or c["mismatch"] or c["outlier"])
-        drill.append({"codec": cr.name, "digest": cr.digest, "ops": ops, "images": imgs, "cells": cell, "n_flagged": n_bad})
+        ok = [r for r in cr.records if r["status"] == "ok"]
+        notes = sorted({r.extra.get("enc_dec_check") for r in ok if r.mismatch is None} - {None})
+        drill.append({"codec": cr.name, "digest": cr.digest, "ops": ops, "images": imgs, "cells": cell, "n_flagged": n_bad,
+                      "n_ok": len(ok), "n_checked": sum(1 for r in ok if r.mismatch is not None),
+                      "check_note": "; ".join(notes) or ("the codec offers no encoder-side reconstruction"
+                                                        if any(r.mismatch is None for r in ok) else "")})
 
     prov = {
         "lic_bench": __version__, "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

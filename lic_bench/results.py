@@ -32,7 +32,9 @@ def records_rows(results: list[CodecResults]) -> list[dict]:
         for r in cr.records:
             row = {"codec": cr.name, "spec_digest": r.spec_digest or cr.digest, "dataset": cr.dataset}
             row.update({k: r[k] for k in EXPORT_FIELDS})
-            row["mismatch"] = bool(r.mismatch) if r.mismatch is not None else None
+            row["mismatch"] = bool(r.mismatch) if r.mismatch is not None else None  # None: not compared
+            row["enc_dec_check"] = r.extra.get("enc_dec_check") or ("compared" if r.mismatch is not None else "not offered by the codec")
+            row["metrics_device"] = r.extra.get("metrics_device", "cpu")
             row["flags"] = ",".join(r.flags)
             row["dataset_content_sha256"] = cr.content_sha256
             match = r.extra.get("rate_match")

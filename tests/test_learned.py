@@ -200,8 +200,9 @@ def test_corrupted_bitstream_and_perturbed_decoder_are_detected(tcm_small_ckpt, 
 
 def test_what_the_encoder_side_check_runs(monkeypatch):
     """Encoder latents through g_s when the model returns them; for a CompressAI model (no latents) a
-    second decode only where it adds something: on the encode device when decoding runs elsewhere. On the
-    same device it would repeat the job's decode bit for bit, so it is skipped and said so."""
+    second decode only where it adds something: on the encode device when the decode ran on another
+    (asked for, or an out-of-memory fallback). On the same device it would repeat the job's decode bit
+    for bit, so it is skipped and the record says so. Nothing of it runs inside the timed encode/decode."""
     calls = []
 
     class Stub(torch.nn.Module):
@@ -222,16 +223,32 @@ def test_what_the_encoder_side_check_runs(monkeypatch):
             return {"x_hat": torch.full((1, 3, 32, 32), 0.5)}
 
     img = np.zeros((32, 32, 3), np.uint8)
-    for latents, decode_device, want_call, want_info in [(True, "", "g_s", False), (False, "", None, True),
-                                                         (False, "meta", "decompress", False)]:
-        codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True, decode_device=decode_device)
+    for latents, decoded_on, want_call in [(True, "cpu", "g_s"), (False, "cpu", None), (False, "meta", "decompress")]:
+        codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True)
         monkeypatch.setattr(codec, "model", lambda q, dev, m=Stub(latents): m)
         calls.clear()
         enc = codec.encode(img, 1)
-        assert calls == [] and (enc.expected is None) == (want_call is None)  # nothing runs inside the timed encode
-        if enc.expected is not None:
-            assert enc.expected().shape == (32, 32, 3) and calls == [want_call]
-        assert ("enc_dec_check" in enc.info) == want_info
+        codec._decoded_on = {decoded_on}  # where the job's decode ran (an explicit --decode-device or a fallback)
+        assert calls == []  # nothing runs inside the timed encode
+        got = enc.expected()
+        assert calls == ([want_call] if want_call else []) and (got is None) == (want_call is None)
+        assert ("enc_dec_check" in enc.info) == (want_call is None)
+    # end to end: the record of an unchecked job says why, and reports no mismatch either way
+    codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True)
+    rec = evaluate(codec, sample_photo("coffee.png")[:128, :192], 1)
+    assert rec.status == "ok" and rec.mismatch is None and rec.expected_sha256 is None
+    assert rec.extra["enc_dec_check"].startswith("none: the model returns no encoder-side latents")
+
+
+def test_encode_on_cpu_after_gpu_memory_ran_out_is_checked_against_the_gpu_decode(monkeypatch):
+    """--device cuda whose encode fell back to the CPU, decode on the GPU: the check decodes on the CPU."""
+    codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True)
+    img = sample_photo("coffee.png")[:128, :192]
+    monkeypatch.setattr(codec, "_decode_full", lambda data, dev: (codec._decoded_on.add("cuda"),
+                                                                   Learned._decode_full(codec, data, "cpu"))[1])
+    rec = evaluate(codec, img, 1)
+    assert rec.status == "ok" and rec.mismatch is False and rec.expected_sha256  # compared
+    assert "enc_dec_check" not in rec.extra
 
 
 def test_tcm_refuses_too_small_images_clearly(tcm_small_ckpt):

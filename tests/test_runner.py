@@ -198,3 +198,38 @@ def test_sigkill_mid_run_then_rerun_completes_without_duplicates(tmp_path):
     db = sqlite3.connect(store)
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT op || pixel_sha256) FROM records").fetchone() == (48, 48)
     assert db.execute("SELECT COUNT(*) FROM records WHERE status != 'ok'").fetchone()[0] == 0
+
+
+def test_a_codec_that_writes_into_its_input_fails_loudly(small_dataset, tmp_path, monkeypatch):
+    """Source pixels are hashed once and shared by an image's jobs: they are read-only, so an adapter that
+    modifies its input is a recorded failure, never a record of other pixels under the source's hash."""
+    from lic_bench.adapters.pillow import _PillowCodec as PillowCodec
+
+    real = PillowCodec.encode
+
+    def scribbling(self, image, op):
+        image[0, 0] = 0
+        return real(self, image, op)
+    monkeypatch.setattr(PillowCodec, "encode", scribbling)
+    s = _run(small_dataset, ops=[30])
+    assert s.done == 0 and len(s.failed) == 3 and all("read-only" in why for *_, why in s.failed)
+
+
+def test_outputs_say_whether_encoder_and_decoder_were_compared(small_dataset):
+    _run(small_dataset, ops=[30])
+    table = runner.invoke(app, ["results", "-d", str(small_dataset), "--codecs", "webp"])
+    assert table.exit_code == 0 and "none checked" in table.output  # not "0": nothing was compared
+    rows = json.loads(runner.invoke(app, ["results", "-d", str(small_dataset), "--per-image", "-f", "json"]).output)
+    assert {(r["mismatch"], r["enc_dec_check"], r["metrics_device"]) for r in rows} == {(None, "not offered by the codec", "cpu")}
+
+
+def test_device_cuda_without_cuda_is_one_line_before_any_job(small_dataset):
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+        pytest.skip("a CUDA device is present")
+    r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-d", str(small_dataset), "--device", "cuda", "--no-progress"])
+    assert r.exit_code == 2 and "--device cuda" in r.output and "no CUDA device" in r.output
+    with Store() as st:
+        assert st.count_records() == 0

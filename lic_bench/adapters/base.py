@@ -72,13 +72,14 @@ class Encoded:
     data: every byte the decoder needs (container included); bpp is computed from len(data).
     payload_bytes: entropy-coded payload only, when the codec has a notion of it (labelled diagnostic).
     expected: the reconstruction the encoder expects the decoder to produce (in the adapter's
-        colour space, padded size), used to detect encoder/decoder mismatches.
+        colour space, padded size), used to detect encoder/decoder mismatches; or a function the
+        harness calls after the decode (untimed) that returns it, or None when there is nothing to compare.
     info: anything else worth recording (e.g. estimated rate, labelled as such).
     """
 
     data: bytes
     payload_bytes: int | None = None
-    expected: "np.ndarray | Callable[[], np.ndarray] | None" = None
+    expected: "np.ndarray | Callable[[], np.ndarray | None] | None" = None
     info: dict = field(default_factory=dict)
 
 

@@ -185,6 +185,7 @@ class Learned(Codec):
         self.min_padded_side = self.arch.min_side
         self.default_operating_points = self.arch.qualities
         self._models: dict[tuple, object] = {}
+        self._decoded_on: set[str] = set()  # devices the last decode() ran on (tiles, out-of-memory fallback)
         self._setup_torch()
 
     def _setup_torch(self) -> None:
@@ -324,53 +325,58 @@ class Learned(Codec):
 
     def _encode_tiled(self, image: np.ndarray, op: float, dev: str) -> Encoded:
         h, w, _ = image.shape
-        tiles, expected, payload = [], np.zeros_like(image), 0
-        for y0, y1, x0, x1 in _tiles(h, w, TILE, self.arch.min_side):  # sides are multiples of the padding
-            enc = self._encode_full(image[y0:y1, x0:x1], op, dev)
-            tiles.append(enc.data)
-            payload += enc.payload_bytes
-            if expected is not None and enc.expected is not None:
-                expected[y0:y1, x0:x1] = enc.expected()
-            else:
-                expected = None
-        info = dict(enc.info, tile=TILE, tiles=len(tiles))
-        return Encoded(pack_tiles(TILE, h, w, tiles), payload_bytes=payload, expected=expected, info=info)
+        encoded = [(box, self._encode_full(image[box[0]:box[1], box[2]:box[3]], op, dev))
+                   for box in _tiles(h, w, TILE, self.arch.min_side)]  # sides are multiples of the padding
+        info = dict(encoded[-1][1].info, tile=TILE, tiles=len(encoded))
+
+        def check():  # each tile's check, after the decode, assembled
+            whole = np.zeros_like(image)
+            for (y0, y1, x0, x1), enc in encoded:
+                part = enc.expected()
+                if part is None:
+                    info["enc_dec_check"] = enc.info["enc_dec_check"]
+                    return None
+                whole[y0:y1, x0:x1] = part
+            return whole
+
+        return Encoded(pack_tiles(TILE, h, w, [enc.data for _, enc in encoded]),
+                       payload_bytes=sum(enc.payload_bytes for _, enc in encoded), expected=check, info=info)
 
     def _encode_full(self, image: np.ndarray, op: float, dev: str) -> Encoded:
         import torch
 
         q = int(op)
         model = self.model(q, dev)
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(dev, torch.float32).div(255)
+        pixels = np.ascontiguousarray(image) if image.flags.writeable else image.copy()  # torch warns on read-only arrays
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(dev, torch.float32).div(255)
         with torch.inference_mode():
             out = model.compress(x)
         strings, shape = out["strings"], tuple(out["shape"])
         data = pack(q, shape, strings)
 
-        def expected():  # the encoder's own latents through the synthesis transform
-            with torch.inference_mode():
-                return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
-
-        def decoded_on_encode_device():
-            with torch.inference_mode():
-                return self._to_u8(model.decompress(strings, shape)["x_hat"])
-
-        if "y_hat" in out and hasattr(model, "g_s"):
-            check = expected
-        elif (self.p["decode_device"] or dev) != dev:
-            check = decoded_on_encode_device  # cross-device: the decoder runs again where the encoder ran
-        else:
-            # compress() returns no latents and the job's decode runs on this device: a second decode
-            # would repeat it bit for bit (CompressAI's eval_model does not do it either)
-            check = None
         info = {"device": dev, "decode_device": self.p["decode_device"] or self.p["device"], "threads": int(self.p["threads"]),
                 "cudnn_deterministic": True, "arch": self.arch.name, "quality": q,
                 "lambda": self.arch.lambdas[q - 1] if q - 1 < len(self.arch.lambdas) else None}
-        if check is None:
-            info["enc_dec_check"] = "none: the model returns no encoder-side latents and decodes on the encode device"
+
+        def check():
+            """Called after the job's decode, outside the timed region: what the encoder expects, or None."""
+            with torch.inference_mode():
+                if "y_hat" in out and hasattr(model, "g_s"):  # the encoder's own latents through g_s
+                    return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
+                if self._decoded_on - {dev}:  # decoded elsewhere: the decoder again, where the encoder ran
+                    return self._to_u8(model.decompress(strings, shape)["x_hat"])
+            # no encoder latents and decoded on this device: a second decode would repeat the job's decode
+            # bit for bit (CompressAI's eval_model does not do it either)
+            info["enc_dec_check"] = f"none: the model returns no encoder-side latents and decoded on the encode device ({dev})"
+            return None
+
         return Encoded(data, payload_bytes=sum(len(s) for g in strings for s in g), expected=check, info=info)
 
     def decode(self, data: bytes) -> np.ndarray:
+        self._decoded_on = set()
+        return self._decode(data)
+
+    def _decode(self, data: bytes) -> np.ndarray:
         import torch
 
         if data[:3] == TILED_MAGIC:
@@ -380,7 +386,7 @@ class Learned(Codec):
                 raise LicBenchError(f"tiled bitstream holds {len(tiles)} tiles, the layout of {w}x{h} needs {len(layout)}")
             out = np.zeros((h, w, 3), np.uint8)
             for (y0, y1, x0, x1), t in zip(layout, tiles):
-                out[y0:y1, x0:x1] = self.decode(t)
+                out[y0:y1, x0:x1] = self._decode(t)
             return out
         dev = self.p["decode_device"] or self.p["device"]
         try:
@@ -397,6 +403,7 @@ class Learned(Codec):
         q, shape, strings = unpack(data)
         self.check_operating_point(q)
         model = self.model(q, dev)
+        self._decoded_on.add(dev)
         try:
             with torch.inference_mode():
                 x_hat = model.decompress(strings, shape)["x_hat"]

@@ -30,15 +30,19 @@ def command(
     """Parameters, MACs (complete and paper convention), encode/decode time and peak memory (random weights)."""
     import torch
 
+    from .. import api
     from ..complexity import complexity_of
+    from ..errors import LicBenchError
     from ..formats import print_table
     from ..specs import resolve_spec, split_codec_list
 
     torch.set_num_threads(threads)
     check_format(fmt, ("table", "json"))
     w, h = parse_size(size)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        fail("--device cuda: no CUDA device is available to this torch build")
+    try:
+        api.check_device(device)
+    except LicBenchError as e:
+        fail(str(e))
     out = []
     for name in split_codec_list(codecs):
         spec = resolve_spec(name)

@@ -11,7 +11,8 @@ import typer
 
 from ._options import DataDirOpt, DatasetOpt, StoreOpt, check_format, emit, fail
 
-RD_COLUMNS = ["op", "images", "bpp", "PSNR-RGB dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms", "failed", "mismatch"]
+RD_COLUMNS = ["op", "images", "bpp", "PSNR-RGB dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms", "failed",
+              "enc≠dec / checked"]
 
 
 def pixel_metrics_of(cr) -> list[str]:
@@ -33,7 +34,8 @@ def rd_table_rows(cr, aggregation: str) -> list[list]:
     return [[f"{p.op:g}", f"{p.n_images}/{cr.n_images}", p.bpp, p.psnr_rgb, p.ms_ssim, p.ms_ssim_db,
              *[p.quality(m) for m in extra],
              p.enc_s * 1e3 if p.n_images else math.nan, p.dec_s * 1e3 if p.n_images else math.nan,
-             str(p.n_failed), str(p.n_mismatch)] for p in cr.points(aggregation)]
+             str(p.n_failed), f"{p.n_mismatch}/{p.n_checked}" if p.n_checked else "— (none checked)"]
+            for p in cr.points(aggregation)]
 
 
 def _title(cr, dataset: str) -> str:
@@ -54,13 +56,13 @@ def print_rd_tables(crs, dataset: str, aggregation: str) -> None:
 def per_image_table(cr) -> tuple[list[str], list[list]]:
     from ..record import per_image_values
 
-    cols = ["image", "op", "status", "bytes", "bpp", "PSNR-RGB dB", "MS-SSIM", "bitstream md5", "flags"]
+    cols = ["image", "op", "status", "bytes", "bpp", "PSNR-RGB dB", "MS-SSIM", "enc/dec", "bitstream md5", "flags"]
     rows = []
     for r in sorted(cr.records, key=lambda r: (r.op, r.image)):
         v = per_image_values(r) if r.ok else {}
         rows.append([r.image, f"{r.op:g}", r.status if r.ok else f"{r.status}: {(r.error or '').splitlines()[0][:60]}",
                      str(r.bytes) if r.bytes is not None else "—", v.get("bpp"), v.get("psnr_rgb"), v.get("ms_ssim"),
-                     r.bitstream_md5 or "—", ",".join(r.flags)])
+                     {True: "differ", False: "same"}.get(r.mismatch, "—"), r.bitstream_md5 or "—", ",".join(r.flags)])
     return cols, rows
 
 

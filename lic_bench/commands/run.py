@@ -18,7 +18,7 @@ def command(
                                             "searching the quality knob: bpp=0.12,0.25,0.5 or psnr=30,32"),
     data_dir: Optional[Path] = DataDirOpt,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="parallel worker processes for CPU codecs"),
-    device: str = typer.Option("cpu", "--device", help="cpu|cuda (codecs that declare a device option: learned)"),
+    device: str = typer.Option("cpu", "--device", help="cpu|cuda: learned codecs and the metrics (MS-SSIM, LPIPS, DISTS) run there"),
     vtm_dir: Optional[Path] = typer.Option(None, "--vtm-dir", help="VTM build folder (or $LIC_BENCH_VTM_DIR)"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="checkpoint folder for learned codecs (or $LIC_BENCH_WEIGHTS)"),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="one checkpoint file (learned codecs, with -q)"),
