@@ -54,8 +54,13 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
         runtime: dict | None = None, model_class: str | None = None, keep_bitstreams: bool = True,
         progress: bool = False, executor: str = "local", scheduler: str | None = None, retries: int = 2,
         job_timeout: float | None = None, profile: bool = False, on_profile=None, metrics=None,
-        target: str | None = None) -> RunResult:
+        target: str | None = None, device: str | None = None, decode_device: str | None = None, checkpoint=None,
+        weights_dir=None, vtm_dir=None, metric_weights_dir=None, butteraugli=None) -> RunResult:
     """Evaluate codecs on a dataset; finished results are cached, failures recorded.
+
+    device, decode_device, checkpoint, weights_dir, vtm_dir, metric_weights_dir, butteraugli: as the
+    command's options of those names (none of them changes a result's identity); `runtime` is the same
+    as a dict.
 
     target: "bpp" or "psnr": the qualities are per-image targets, each met by searching the codec's
     quality knob (the search is recorded and cached like any job; see lic_bench.ratematch).
@@ -68,7 +73,9 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
 
     from .measure import check_available, parse_metrics
 
-    runtime = {"device": "cpu", **(runtime or {})}
+    given = {"device": device, "decode_device": decode_device, "checkpoint": checkpoint, "weights_dir": weights_dir,
+             "vtm_dir": vtm_dir, "metric_weights_dir": metric_weights_dir, "butteraugli": butteraugli}
+    runtime = {"device": "cpu", **(runtime or {}), **{k: v for k, v in given.items() if v is not None}}
     pixel_metrics = parse_metrics(metrics)
     metric_options = metric_options_from(runtime)
     check_available(pixel_metrics, **metric_options)  # one line before any job
@@ -323,10 +330,35 @@ def prune(dataset: str, codecs, *, qualities=None, status: str | None = None, st
 
 
 def records(dataset: str, codecs=None, store=None, data_dir=None):
-    """Per-image records (one row per codec, operating point and image) with every metric, as a DataFrame."""
+    """Per-image records (one row per codec, operating point and image) with every metric, as a DataFrame:
+    of every measured curve, or of the named ones — measured, or a shipped anchor (``vtm-12.1``)."""
+    from types import SimpleNamespace
+
+    from .names import dataset_or_name, measured, resolve_curve
     from .results import records_frame
 
-    return records_frame(results(dataset, codecs, store, data_dir))
+    if codecs is None:
+        return records_frame(results(dataset, codecs, store, data_dir))
+    st = open_store_if_any(store)
+    try:
+        ds = dataset_or_name(st, dataset, data_dir)
+        found = []
+        for name in _split(codecs):
+            try:
+                found.append(measured(st, name, ds) if st is not None and not isinstance(ds, str) else None)
+            except LicBenchError:
+                found.append(None)
+            if found[-1] is None:
+                curve = resolve_curve(st, name, ds)
+                if curve.records is None:
+                    raise LicBenchError(f"{curve.label} is published as means only, no per-image records; "
+                                        "lic_bench.curves(dataset, codecs=[...]) shows its points")
+                found[-1] = SimpleNamespace(name=curve.name, digest=None, dataset=curve.dataset, records=curve.records,
+                                            content_sha256=curve.provenance.get("dataset_content_sha256"))
+    finally:
+        if st is not None:
+            st.close()
+    return records_frame(found)
 
 
 def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", data_dir=None, allow_tiled: bool = False):
@@ -382,6 +414,18 @@ class BDTable:
     aggregation: str
     rows: list[dict]
     options: object = None  # bdci.CIOptions: interval and restriction asked for
+
+    def frame(self):
+        """The rows as a pandas DataFrame (one per test curve and metric, every column of `bdrate -f json`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{r['codec']} {r['metric']} {r['bd_rate']:+.2f}%" if r.get("bd_rate") is not None
+                          else f"{r['codec']} {r['metric']} ({r.get('status')})" for r in self.rows)
+        return (f"BDTable(anchor={self.anchor.name!r}, dataset={self.dataset!r}, method={self.method!r}, "
+                f"aggregation={self.aggregation!r}, rows=[{shown}]; .frame() for every column)")
 
 
 def check_metrics(metrics) -> list[str]:

@@ -21,7 +21,7 @@ from .errors import LicBenchError
 LEFT_COLUMNS = ("codec", "image", "status", "name", "what", "metric", "why", "anchor", "curve", "dataset", "method",
                 "metrics", "provenance", "licence", "label", "source")
 #: names a reader copies into the next command: shown whole, never cut with an ellipsis
-NAME_COLUMNS = ("codec", "name", "curve", "anchor", "image")
+NAME_COLUMNS = ("codec", "name", "curve", "anchor", "image", "dataset")
 
 
 def fmt(x, digits: int = 4) -> str:

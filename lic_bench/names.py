@@ -378,6 +378,10 @@ def resolve_curve(store, text: str, ds: DatasetRef | str, allow_tiled: bool = Fa
         known |= {r["name"] for r in store.curves_for(dataset)}
         if isinstance(ds, DatasetRef):
             known |= {c.name for c in measured_on(store, ds)}
+    elsewhere = sorted({d for n, d in [*reported, *anchors] if n == text and d != dataset})
+    if elsewhere:
+        raise LicBenchError(f"{text!r} is a curve of {', '.join(elsewhere)}, not of {dataset!r}: curves of different images are "
+                            f"never compared; run your codecs on {elsewhere[0]} (`--dataset {elsewhere[0]} --data-dir DIR`)")
     raise LicBenchError(f"no curve {text!r} for dataset {dataset!r}{did_you_mean(text, known)}; "
                         f"known: {', '.join(sorted(known)) or 'none'}" + (f" ({measured_error})" if measured_error and not known else ""))
 

@@ -338,3 +338,14 @@ def test_gpu_oom_falls_back_to_tiles_then_cpu_and_tiled_is_flagged(monkeypatch):
     monkeypatch.setattr(model, "compress", real)
     rec = evaluate(codec, img, 1)
     assert rec["status"] == "ok" and "fallback:cpu" in rec["flags"] and not any(f.startswith("tiled") for f in rec["flags"])
+
+
+def test_python_run_takes_the_commands_runtime_options_as_keywords(small_dataset, tmp_path):
+    import lic_bench
+
+    ckpt = tmp_path / "factorized-q1.pth.tar"
+    torch.save(lic_bench.load_model("compressai:bmshj2018-factorized", random_init=True, quality=1).state_dict(), ckpt)
+    res = lic_bench.run("compressai:bmshj2018-factorized", str(small_dataset), qualities=[1], checkpoint=ckpt)
+    assert (res.summary.done, res.summary.failed) == (3, [])
+    again = lic_bench.run("compressai:bmshj2018-factorized", str(small_dataset), qualities=[1], runtime={"checkpoint": str(ckpt)})
+    assert (again.summary.done, again.summary.cached) == (0, 3)  # the same results, however the option was given

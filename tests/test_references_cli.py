@@ -93,3 +93,8 @@ def test_python_curves_take_every_kind_of_curve_name(small_dataset):
     assert set(lic_bench.curves("kodak", codecs="vtm-12.1", aggregation="pooled")["aggregation"]) == {"pooled"}
     with pytest.raises(LicBenchError, match="means of per-image values only"):
         lic_bench.curves("kodak", codecs="mlic++@paper", aggregation="pooled")
+    recs = lic_bench.records("kodak", codecs="vtm-12.1")  # records take anchors' per-image records too
+    assert len(recs) == 144 and set(recs["codec"]) == {"vtm-12.1"} and recs["bitstream_md5"].str.len().eq(32).all()
+    assert lic_bench.records(str(small_dataset), codecs="webp")["op"].tolist() == [40.0] * 3
+    with pytest.raises(LicBenchError, match="means only"):
+        lic_bench.records("kodak", codecs="mlic++@paper")

@@ -233,3 +233,10 @@ def test_device_cuda_without_cuda_is_one_line_before_any_job(small_dataset):
     assert r.exit_code == 2 and "--device cuda" in r.output and "no CUDA device" in r.output
     with Store() as st:
         assert st.count_records() == 0
+
+
+def test_repeated_q_options_add_up(small_dataset):
+    r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-q", "60", "-d", str(small_dataset), "--no-progress"])
+    assert r.exit_code == 0 and "6 computed" in r.output
+    r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-q", "bpp=0.5", "-d", str(small_dataset), "--no-progress"])
+    assert r.exit_code == 2 and "of one kind" in r.output

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-CIOpt: Optional[float] = typer.Option(None, "--ci", help="confidence level in %% (e.g. 95): paired-bootstrap interval over images and the per-image picture (default: none)")
+CIOpt: Optional[float] = typer.Option(None, "--ci", help="confidence level in % (e.g. 95): paired-bootstrap interval over images and the per-image picture (default: none)")
 ResamplesOpt: int = typer.Option(2000, "--resamples", help="bootstrap resamples for --ci")
 CIMethodOpt: str = typer.Option("percentile", "--ci-method", help="percentile|bca")
 SeedOpt: int = typer.Option(0, "--seed", help="bootstrap seed (the same seed reproduces the interval)")

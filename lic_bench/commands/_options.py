@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -26,6 +26,17 @@ def fail(msg: str, code: int = 2):
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
     if fmt not in allowed:
         fail(f"--format {fmt!r}: choose one of {', '.join(allowed)}")
+
+
+def joined_qualities(values: Optional[List[str]]) -> Optional[str]:
+    """Every -q given, as one list: ``-q 30 -q 60`` is ``-q 30,60`` (``-q bpp=0.1 -q bpp=0.2`` likewise)."""
+    if not values:
+        return None
+    kinds = {v.partition("=")[0].strip() for v in values if "=" in v}
+    if len(kinds) > 1 or (kinds and any("=" not in v for v in values)):
+        fail(f"-q/--qualities {' '.join(values)!r}: give operating points or targets of one kind, e.g. -q 5,10 or -q bpp=0.1,0.2")
+    body = ",".join(v.partition("=")[2] if "=" in v else v for v in values)
+    return f"{kinds.pop()}={body}" if kinds else body
 
 
 def parse_ops(text: Optional[str]) -> Optional[list[float]]:

@@ -59,7 +59,7 @@ def command(
         emit(to_csv(rows, BD_FIELDS + ["anchor_version"] + RANGE_FIELDS + (CI_FIELDS if with_ci else [])), output)
     else:
         head = ["codec", "metric", "BD-rate"] + ([f"{t.options.level * 100:g} % CI", "images"] if with_ci else []) + \
-               ["BD-quality", "overlap", "points", "status"]
+               ["BD-quality", "overlap", "points (anchor/test)", "status"]
         table = [[r["label"], r["metric"], fmt_value(r["bd_rate"], " %")] + ([ci_cell(r), images_cell(r)] if with_ci else []) +
                  [fmt_value(r["bd_quality"], f" {METRICS[r['metric']].unit}".rstrip()),
                   "—" if r["overlap"] is None else f"{r['overlap']:.0%}", r["points"] or "—", r["status"]] for r in rows]

@@ -21,7 +21,7 @@ def command(
     target_bpp: Optional[float] = typer.Option(None, "--target-bpp", help="bpp to match in the visual comparison"),
     crop: Optional[str] = typer.Option(None, "--crop", help="top-left X,Y of the 192x192 crop (default: centre)"),
     output: Path = typer.Option(Path("reports") / "report.html", "-o", "--output"),
-    ci: float = typer.Option(95, "--ci", help="level (%%) of the BD-rate intervals over images; 0: none"),
+    ci: float = typer.Option(95, "--ci", help="level (%) of the BD-rate intervals over images; 0: none"),
     resamples: int = ResamplesOpt,
     ci_method: str = CIMethodOpt,
     seed: int = SeedOpt,

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from ._options import DataDirOpt, StoreOpt, fail, parse_targets
+from ._options import DataDirOpt, StoreOpt, fail, joined_qualities, parse_targets
 
 
 def command(
     codecs: Optional[str] = typer.Option(None, "--codecs", "-c", help="comma-separated specs, with inline params: webp:method=0,jpeg"),
     dataset: str = typer.Option("sample", "--dataset", "-d", help="registered dataset name or a folder of images"),
-    qualities: Optional[str] = typer.Option(None, "--qualities", "-q", help="operating points, e.g. 5,10,20; or per-image targets met by "
+    qualities: Optional[List[str]] = typer.Option(None, "--qualities", "-q", help="(repeatable) operating points, e.g. 5,10,20; or per-image targets met by "
                                             "searching the quality knob: bpp=0.12,0.25,0.5 or psnr=30,32"),
     data_dir: Optional[Path] = DataDirOpt,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="parallel worker processes for CPU codecs"),
@@ -54,7 +54,7 @@ def command(
         fail(f"--aggregation {aggregation!r}: choose mean or pooled")
     runtime = {"device": device, "vtm_dir": vtm_dir, "weights_dir": weights_dir, "checkpoint": checkpoint,
                "decode_device": decode_device, "metric_weights_dir": metric_weights_dir, "butteraugli": butteraugli}
-    target, ops = parse_targets(qualities)
+    target, ops = parse_targets(joined_qualities(qualities))
     res = api.run(codecs, dataset, qualities=ops, target=target, data_dir=data_dir, jobs=jobs, store=store,
                   runtime=runtime, model_class=model_class, keep_bitstreams=not no_bitstreams,
                   progress=not no_progress and sys.stderr.isatty(), executor=executor, scheduler=scheduler,
