@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..record import QUALITY_METRICS
 from ._ci_options import CIMethodOpt, ResamplesOpt, SeedOpt
 from ._options import DataDirOpt, DatasetOpt, StoreOpt, check_format, fail
 
@@ -39,7 +40,7 @@ def command(
     match: list[str] = typer.Option([], "--match", help="pair a baseline with named current results: OLD=NEW (repeatable)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML thresholds: default: {...}, codecs: {glob or re:regex: {...}}"),
     strict: bool = typer.Option(False, "--strict", help="not-comparable fails too"),
-    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="quality metric of the BD-rate judged: psnr-rgb|psnr-y|psnr-ycbcr|ms-ssim|ms-ssim-db"),
+    metric: str = typer.Option("psnr-rgb", "--metric", "-m", help="quality metric of the BD-rate judged, any of the table: " + "|".join(QUALITY_METRICS)),
     require_significant: bool = typer.Option(False, "--require-significant", help="fail on BD-rate only when the whole interval is above --max-bd-rate"),
     ci: float = typer.Option(95, "--ci", help="level (%) of the BD-rate interval over images; 0: none"),
     resamples: int = ResamplesOpt,
