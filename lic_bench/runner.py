@@ -233,6 +233,8 @@ def _index_and_run(prepared, ds, store, in_process: bool, *, operating_points, j
         ops = sorted({j.op for j in todo if j.spec_name == pc.spec.name})
         if ops:
             pc.codec.preflight(ops)
+            if not in_process:
+                pc.codec.release()
     summary = RunSummary(ds.name, content, planned=len(todo) + cached, cached=cached, load_errors=load_errors,
                          digests={n: pc.digest for n, pc in by_name.items()}, notes=image_notes(images))
 

@@ -349,3 +349,20 @@ def test_python_run_takes_the_commands_runtime_options_as_keywords(small_dataset
     assert (res.summary.done, res.summary.failed) == (3, [])
     again = lic_bench.run("compressai:bmshj2018-factorized", str(small_dataset), qualities=[1], runtime={"checkpoint": str(ckpt)})
     assert (again.summary.done, again.summary.cached) == (0, 3)  # the same results, however the option was given
+
+
+def test_preflight_models_are_released_when_worker_processes_run_the_jobs(small_dataset, tmp_path, monkeypatch):
+    """The weights are checked once up front; with --jobs N the workers load their own models, so the
+    main process lets its copy go (GPU memory)."""
+    import lic_bench
+
+    ckpt = tmp_path / "factorized-q1.pth.tar"
+    torch.save(lic_bench.load_model("compressai:bmshj2018-factorized", random_init=True, quality=1).state_dict(), ckpt)
+    released = []
+    real = Learned.release
+    monkeypatch.setattr(Learned, "release", lambda self: released.append(len(self._models)) or real(self))
+    lic_bench.run("compressai:bmshj2018-factorized", str(small_dataset), qualities=[1], checkpoint=ckpt)
+    assert released == []  # in-process: the jobs use the preflight's model
+    res = lic_bench.run("compressai:bmshj2018-factorized", str(small_dataset), qualities=[1], checkpoint=ckpt, jobs=2,
+                        store=tmp_path / "pool.sqlite")
+    assert res.summary.done == 3 and released == [1]

@@ -150,6 +150,9 @@ class Codec:
         """Load what the planned jobs need (weights, a user's model class) once, before any job runs:
         a problem there is one usage error up front, not one recorded failure per image."""
 
+    def release(self) -> None:
+        """Drop what preflight loaded, when the jobs run in other processes (which load their own)."""
+
     def versions(self) -> dict[str, str]:
         """Library/binary versions that determine the bytes produced; part of the spec digest."""
         return {}

@@ -229,6 +229,14 @@ class Learned(Codec):
         for q in sorted({int(op) for op in operating_points}):
             self.model(q, self.p["device"])  # cached: in-process jobs reuse it
 
+    def release(self) -> None:
+        on_gpu = any(dev.startswith("cuda") for _, dev in self._models)
+        self._models.clear()
+        if on_gpu:  # the workers' models need the memory
+            import torch
+
+            torch.cuda.empty_cache()
+
     def versions(self) -> dict[str, str]:
         import torch
 
