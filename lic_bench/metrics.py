@@ -182,9 +182,9 @@ class MsSsim:
 
 
 def ms_ssim(original: np.ndarray, reconstruction: np.ndarray, device: str = "cpu") -> MsSsim:
-    """MS-SSIM of two uint8 RGB images: pytorch-msssim's value (float32 input as CompressAI,
-    data_range=255, defaults), bit for bit on a CPU, computed about 3x faster. `device` is a torch device
-    ('cuda' runs it on the GPU, same value within float32 rounding).
+    """MS-SSIM of two uint8 RGB images: pytorch-msssim's value (contiguous float32 NCHW input as CompressAI
+    gives it, data_range=255, defaults), bit for bit on a CPU, computed about 5x faster on one thread
+    (benchmarks/harness_overhead.py). `device` is a torch device ('cuda' runs it on the GPU, within 2e-7).
 
     Images whose smaller side is ≤ 160 px cannot be evaluated with the default window and 5 scales:
     the result is NaN with the reason, never an exception.
