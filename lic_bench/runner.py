@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 
 from . import METRIC_VERSION
@@ -72,6 +73,20 @@ class RunSummary:
     left: int = 0
     notes: list[str] = field(default_factory=list)  # facts the user must see: duplicates, flagged images
     digests: dict[str, str] = field(default_factory=dict)
+    # where the computed jobs' time went (seconds, summed over jobs): the codec's encode + decode, the
+    # harness's own work in the job (load, colour, metrics, hashes, encoder/decoder check), the store writes
+    codec_s: float = 0.0
+    harness_s: float = 0.0
+    store_s: float = 0.0
+
+    def time_breakdown(self) -> str | None:
+        """One line: where the computed jobs' time went (None when no job was computed)."""
+        total = self.codec_s + self.harness_s + self.store_s
+        if not self.done or total <= 0:
+            return None
+        parts = [("codec (encode + decode)", self.codec_s), ("harness (load, colour, metrics, hashes, checks)", self.harness_s),
+                 ("store", self.store_s)]
+        return "time in computed jobs: " + ", ".join(f"{what} {t:.2f} s ({t / total:.0%})" for what, t in parts)
 
 
 # ---- worker side: adapters are built once per process and spec
@@ -118,6 +133,7 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
 
         torch.set_num_threads(int(os.environ[WORKER_THREADS_ENV]))
     global _LAST_IMAGE
+    started = time.perf_counter()
     try:
         codec = _worker_codec(spec_dict, options)
         if _LAST_IMAGE and _LAST_IMAGE[0] == path and _LAST_IMAGE[1] == pixel_sha256:
@@ -149,6 +165,8 @@ def run_job(spec_dict: dict, options: dict, op: float, path: str, pixel_sha256: 
         rec = evaluate(codec, img.pixels, op, spec_dict.get("color"), image_sha256=img.sha256,
                        pixel_metrics=pixel_metrics, metric_options=metric_options)
     rec.flags = img.flags + rec.flags
+    if rec.status == "ok" and not target:  # the job's time in this process, the codec's included (run summaries)
+        rec.extra = {**rec.extra, "job_s": time.perf_counter() - started}
     return rec
 
 
@@ -239,9 +257,15 @@ def _index_and_run(prepared, ds, store, in_process: bool, *, operating_points, j
                          digests={n: pc.digest for n, pc in by_name.items()}, notes=image_notes(images))
 
     def record(job: Job, rec: dict) -> None:
+        t = time.perf_counter()
         store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
+        summary.store_s += time.perf_counter() - t
         if rec.status == "ok":
             summary.done += 1
+            job_s = rec.extra.get("job_s")
+            if job_s is not None and rec.enc_s is not None and rec.dec_s is not None:
+                summary.codec_s += rec.enc_s + rec.dec_s
+                summary.harness_s += max(0.0, job_s - rec.enc_s - rec.dec_s)
         else:
             summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
 
@@ -252,6 +276,8 @@ def _index_and_run(prepared, ds, store, in_process: bool, *, operating_points, j
     if in_process:
         for pc in prepared:  # reuse the planning instances in-process
             _WORKER_CODECS[pc.spec.name] = pc.codec
+        if todo:
+            import torch  # noqa: F401  (MS-SSIM's; imported here, its second is start-up, not the first job's time)
         stream = run_in_process(todo, run_job, args)
     elif executor == "local":
         stream = run_process_pool(todo, run_job, args, jobs, retries, job_timeout, _init_worker)

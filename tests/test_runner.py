@@ -240,3 +240,16 @@ def test_repeated_q_options_add_up(small_dataset):
     assert r.exit_code == 0 and "6 computed" in r.output
     r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-q", "bpp=0.5", "-d", str(small_dataset), "--no-progress"])
     assert r.exit_code == 2 and "of one kind" in r.output
+
+
+def test_run_says_where_the_jobs_time_went(small_dataset):
+    s = _run(small_dataset, ops=[30])
+    assert s.codec_s > 0 and s.harness_s > 0 and s.store_s > 0
+    line = s.time_breakdown()
+    assert line.startswith("time in computed jobs: codec (encode + decode)") and "harness" in line and "store" in line
+    with Store() as st:
+        recs = codec_results(st, "imgs", ["webp"])[0].records
+        assert all(r.extra["job_s"] >= r.enc_s + r.dec_s for r in recs)  # the job's time includes the codec's
+    assert _run(small_dataset, ops=[30]).time_breakdown() is None  # all cached: nothing to say
+    r = runner.invoke(app, ["run", "--codecs", "jpeg", "-q", "50", "-d", str(small_dataset), "--no-progress"])
+    assert r.exit_code == 0 and "time in computed jobs: codec" in r.output
