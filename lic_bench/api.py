@@ -25,6 +25,32 @@ def open_store_if_any(store=None) -> Store | None:
     return Store(path, readonly=True) if path.is_file() else None
 
 
+def named_curve(st, ds, name: str, store=None, allow_tiled: bool = False):
+    """What `name` means on `ds` for records() and curves(): measured results (names.CodecResults, as
+    `results` reads them) when the store has them, else a shipped, published or imported curve."""
+    import re
+
+    from .names import measured, resolve_curve
+
+    measured_error = None
+    if st is not None and not isinstance(ds, str):
+        try:
+            return measured(st, name, ds)
+        except LicBenchError as e:
+            if "ambiguous" in str(e):
+                raise
+            measured_error = e
+    try:
+        return resolve_curve(st, name, ds, allow_tiled)
+    except LicBenchError as e:
+        if measured_error is not None and "@" in name and re.fullmatch(r"[0-9a-f]{4,64}", name.rpartition("@")[2]):
+            raise measured_error from None  # NAME@DIGEST: the digest is the problem
+        if st is None:
+            raise LicBenchError(f"{e}; there is no results store at {Path(store) if store else default_path()} "
+                                "(run `lic-bench run` first)") from None
+        raise
+
+
 def _split(codecs) -> list[str] | None:
     from .specs import split_codec_list
 
@@ -76,6 +102,7 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
     given = {"device": device, "decode_device": decode_device, "checkpoint": checkpoint, "weights_dir": weights_dir,
              "vtm_dir": vtm_dir, "metric_weights_dir": metric_weights_dir, "butteraugli": butteraugli}
     runtime = {"device": "cpu", **(runtime or {}), **{k: v for k, v in given.items() if v is not None}}
+    check_device(runtime.get("decode_device"), "--decode-device")  # (--device: by metric_options_from)
     pixel_metrics = parse_metrics(metrics)
     metric_options = metric_options_from(runtime)
     check_available(pixel_metrics, **metric_options)  # one line before any job
@@ -112,13 +139,13 @@ def run(codecs, dataset: str = "sample", *, qualities=None, data_dir=None, jobs:
     return RunResult(summary, ref, results)
 
 
-def check_device(device: str | None) -> None:
+def check_device(device: str | None, option: str = "--device") -> None:
     """One line before any work when a CUDA device is asked for and torch has none."""
     if device and str(device).startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise OptionError(f"--device {device}: torch {torch.__version__} sees no CUDA device (a CPU build, or no GPU "
+            raise OptionError(f"{option} {device}: torch {torch.__version__} sees no CUDA device (a CPU build, or no GPU "
                               "or driver); run where one is, or drop --device")
 
 
@@ -334,7 +361,7 @@ def records(dataset: str, codecs=None, store=None, data_dir=None):
     of every measured curve, or of the named ones — measured, or a shipped anchor (``vtm-12.1``)."""
     from types import SimpleNamespace
 
-    from .names import dataset_or_name, measured, resolve_curve
+    from .names import dataset_or_name
     from .results import records_frame
 
     if codecs is None:
@@ -344,17 +371,14 @@ def records(dataset: str, codecs=None, store=None, data_dir=None):
         ds = dataset_or_name(st, dataset, data_dir)
         found = []
         for name in _split(codecs):
-            try:
-                found.append(measured(st, name, ds) if st is not None and not isinstance(ds, str) else None)
-            except LicBenchError:
-                found.append(None)
-            if found[-1] is None:
-                curve = resolve_curve(st, name, ds)
-                if curve.records is None:
-                    raise LicBenchError(f"{curve.label} is published as means only, no per-image records; "
+            got = named_curve(st, ds, name, store)
+            if getattr(got, "kind", "measured") != "measured":  # a references.Curve
+                if got.records is None:
+                    raise LicBenchError(f"{got.label} is published as means only, no per-image records; "
                                         "lic_bench.curves(dataset, codecs=[...]) shows its points")
-                found[-1] = SimpleNamespace(name=curve.name, digest=None, dataset=curve.dataset, records=curve.records,
-                                            content_sha256=curve.provenance.get("dataset_content_sha256"))
+                got = SimpleNamespace(name=got.name, digest=None, dataset=got.dataset, records=got.records,
+                                      content_sha256=got.provenance.get("dataset_content_sha256"))
+            found.append(got)
     finally:
         if st is not None:
             st.close()
@@ -368,8 +392,8 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", dat
     take — measured results, shipped anchors (``vtm-12.1``), published curves (``mlic++@paper``),
     imported ones — each row saying its kind and where it comes from."""
     from .aggregate import AGGREGATIONS
-    from .names import dataset_or_name, resolve_curve
-    from .results import curve_rows, curves_frame
+    from .names import CodecResults, dataset_or_name
+    from .results import curve_rows, curves_frame, curves_rows
 
     if aggregation not in AGGREGATIONS:
         raise OptionError(f"aggregation {aggregation!r}: choose {' or '.join(AGGREGATIONS)}")
@@ -380,8 +404,11 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", dat
     st = open_store_if_any(store)
     try:
         ds = dataset_or_name(st, dataset, data_dir)
-        return pd.DataFrame([row for name in _split(codecs)
-                             for row in curve_rows(resolve_curve(st, name, ds, allow_tiled), aggregation)])
+        rows = []
+        for name in _split(codecs):
+            got = named_curve(st, ds, name, store, allow_tiled)
+            rows += curves_rows([got], aggregation) if isinstance(got, CodecResults) else curve_rows(got, aggregation)
+        return pd.DataFrame(rows)
     finally:
         if st is not None:
             st.close()

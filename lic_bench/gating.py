@@ -26,7 +26,7 @@ from . import METRIC_VERSION, __version__
 from .bd import bd_quality, bd_rate
 from .aggregate import aggregate, image_quality
 from .errors import LicBenchError
-from .record import EXPORT_FIELDS
+from .record import EXPORT_FIELDS, METRICS
 
 BASELINE_SCHEMA = "lic-bench-baseline"
 BASELINE_VERSION = 1
@@ -44,8 +44,16 @@ def baseline_doc(cr) -> dict:
         "lic_bench_version": __version__, "codec": cr.name, "spec_digest": cr.digest, "identity": cr.identity, "spec": cr.spec,
         "conditions": conditions_of(cr.identity, cr.content_sha256),
         "dataset": {"name": cr.dataset, "content_sha256": cr.content_sha256},
-        "records": [{k: r.get(k) for k in RECORD_FIELDS} for r in sorted(cr.records, key=lambda r: (r.op, r.image))],
+        "records": [_baseline_record(r) for r in sorted(cr.records, key=lambda r: (r.op, r.image))],
     }
+
+
+def _baseline_record(r) -> dict:
+    """A record's exported fields, and the pixel metrics it has (SSIMULACRA 2, …) with what computed them."""
+    out = {k: r.get(k) for k in RECORD_FIELDS}
+    if r.metrics:
+        out.update(metrics=dict(r.metrics), metric_ids=dict(r.metric_ids))
+    return out
 
 
 def conditions_of(identity: dict, content_sha256: str, aggregation: str = "mean") -> dict:
@@ -216,6 +224,13 @@ def judge(baseline: dict, cr, t: dict, timing: str = "advisory") -> Verdict:
         v.reasons.append(f"{len(mism)} encoder/decoder mismatch(es), e.g. {mism[0]['image']} op {mism[0]['op']:g}")
     # headline: BD-rate of current vs baseline (pchip, mean aggregation; PSNR-RGB unless t["metric"] names another)
     metric = t.get("metric", "psnr-rgb")
+    lacking = [who for who, recs in (("baseline", base_recs), ("current results", cur_recs))
+               if METRICS[metric].computed_by and any(r["status"] == "ok" and metric not in (r.get("metrics") or {}) for r in recs)]
+    if lacking:
+        v.outcome = "not-comparable"
+        v.reasons = [f"the {' and the '.join(lacking)} hold no {metric} values for every record; add them "
+                     f"(`lic-bench metrics add {metric} ...`) and save the baseline again, or gate on another --metric"]
+        return v
     bp = [p for p in aggregate(base_recs) if p.n_images and not p.n_failed]
     cp = [p for p in aggregate(cur_recs) if p.n_images and not p.n_failed]
     try:

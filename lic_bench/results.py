@@ -47,7 +47,7 @@ def records_rows(results: list[CodecResults]) -> list[dict]:
 
 def curves_rows(results: list[CodecResults], aggregation: str = "mean") -> list[dict]:
     return [{"codec": cr.name, "kind": "measured", "spec_digest": cr.digest, "dataset": cr.dataset,
-             "aggregation": aggregation, **p.to_dict()}
+             "source": f"{cr.name} (measured, spec {cr.digest})", "aggregation": aggregation, **p.to_dict()}
             for cr in results for p in cr.points(aggregation)]
 
 
@@ -66,15 +66,17 @@ def curve_rows(curve, aggregation: str = "mean") -> list[dict]:
     own_rates = {k.split(":", 1)[1] for k in pts if k.startswith("bpp:")}
     columns = {"ms-ssim-rgb": "ms-ssim"}  # CompressAI's key for linear MS-SSIM
 
-    def value_rows(rates, metrics):
-        return [{**head, "op": None, "bpp": rate, **{METRICS[columns.get(m, m)].attr: pts[m][i] for m in metrics}}
-                for i, rate in enumerate(rates)]
+    def column(m: str) -> str:  # the metric table's column, or the published name (ms-ssim-y -> ms_ssim_y)
+        name = columns.get(m, m)
+        return METRICS[name].attr if name in METRICS else name.replace("-", "_")
 
-    shared = [m for m in pts if m != "bpp" and ":" not in m and m not in own_rates and columns.get(m, m) in METRICS]
+    def value_rows(rates, metrics):
+        return [{**head, "op": None, "bpp": rate, **{column(m): pts[m][i] for m in metrics}} for i, rate in enumerate(rates)]
+
+    shared = [m for m in pts if m != "bpp" and ":" not in m and m not in own_rates]
     rows = value_rows(pts.get("bpp", []), shared)
     for m in sorted(own_rates):
-        if columns.get(m, m) in METRICS:
-            rows += value_rows(pts[f"bpp:{m}"], [m])
+        rows += value_rows(pts[f"bpp:{m}"], [m])
     return rows
 
 

@@ -150,3 +150,19 @@ def test_timing_verdict_and_threshold_rules():
     assert not slow
     assert thresholds_for("tcm-large", {**DEFAULT_THRESHOLDS}, [("tcm-*", {"max_bd_rate": 1.0}), ("re:^tcm-l", {"alpha": 0.05})]) == \
         {**DEFAULT_THRESHOLDS, "max_bd_rate": 1.0, "alpha": 0.05}
+
+
+def test_gate_on_a_pixel_metric_uses_the_metric_values_the_baseline_carries(baseline, tmp_path):
+    code, out = gate(baseline, "--metric", "ssimulacra2", "--strict")  # saved before SSIMULACRA 2 was computed
+    (v,) = out["verdicts"]
+    assert code == 1 and v["outcome"] == "not-comparable" and "hold no ssimulacra2 values" in v["reasons"][0]
+    r = invoke("metrics", "add", "ssimulacra2", "-d", "imgs", "--codecs", "webp")
+    assert r.exit_code == 0, r.output
+    r = invoke("baseline", "save", "-d", "imgs", "--codecs", "webp", "-o", str(tmp_path / "with-metric"))
+    assert r.exit_code == 0, r.output
+    saved = tmp_path / "with-metric" / "imgs" / "webp.json"
+    rec = json.loads(saved.read_text())["records"][0]
+    assert rec["metrics"]["ssimulacra2"] > 0 and rec["metric_ids"]["ssimulacra2"]
+    code, out = gate(saved, "--metric", "ssimulacra2")
+    (v,) = out["verdicts"]
+    assert code == 0 and v["outcome"] == "pass" and abs(v["bd_rate"]) < 1e-9

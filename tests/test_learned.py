@@ -233,11 +233,33 @@ def test_what_the_encoder_side_check_runs(monkeypatch):
         got = enc.expected()
         assert calls == ([want_call] if want_call else []) and (got is None) == (want_call is None)
         assert ("enc_dec_check" in enc.info) == (want_call is None)
+    # the second decode runs out of memory where the encoder ran: no comparison, said so, no failure
+    codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True)
+    stub = Stub(False)
+    monkeypatch.setattr(stub, "decompress", lambda *a: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")))
+    monkeypatch.setattr(codec, "model", lambda q, dev: stub)
+    enc = codec.encode(img, 1)
+    codec._decoded_on = {"meta"}
+    assert enc.expected() is None and enc.info["enc_dec_check"].startswith("none: out of memory")
     # end to end: the record of an unchecked job says why, and reports no mismatch either way
     codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True)
     rec = evaluate(codec, sample_photo("coffee.png")[:128, :192], 1)
     assert rec.status == "ok" and rec.mismatch is None and rec.expected_sha256 is None
     assert rec.extra["enc_dec_check"].startswith("none: the model returns no encoder-side latents")
+
+
+def test_a_decode_that_ran_out_of_memory_counts_where_it_succeeded(monkeypatch):
+    """--decode-device cuda running out of memory falls back to the CPU, where this CPU encode ran too:
+    nothing to compare, and the record is fine."""
+    codec = Learned(arch="compressai:bmshj2018-factorized", random_init=True, decode_device="cuda")
+    real = Learned._decode_full
+    monkeypatch.setattr(codec, "_decode_full", lambda data, dev: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory"))
+                        if dev == "cuda" else real(codec, data, dev))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)  # no GPU here: the fallback is what is tested
+    rec = evaluate(codec, sample_photo("coffee.png")[:128, :192], 1)
+    assert rec.status == "ok" and codec._decoded_on == {"cpu"} and rec.mismatch is None
+    assert "decoded on the encode device (cpu)" in rec.extra["enc_dec_check"]
 
 
 def test_encode_on_cpu_after_gpu_memory_ran_out_is_checked_against_the_gpu_decode(monkeypatch):

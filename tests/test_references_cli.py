@@ -82,7 +82,7 @@ def test_python_curves_take_every_kind_of_curve_name(small_dataset):
     df = lic_bench.curves(str(small_dataset), codecs="webp")
     assert list(df["kind"]) == ["measured"] and df["op"][0] == 40 and df["spec_digest"][0]
     import pandas as pd
-    pd.testing.assert_frame_equal(df.drop(columns="source"), lic_bench.curves(str(small_dataset)), check_like=True)
+    pd.testing.assert_frame_equal(df, lic_bench.curves(str(small_dataset)), check_like=True)
     mixed = lic_bench.curves("kodak", codecs=["vtm-12.1", "mlic++@paper"])
     anchor, paper = mixed[mixed["codec"] == "vtm-12.1"], mixed[mixed["codec"] == "mlic++@paper"]
     assert set(anchor["kind"]) == {"anchor"} and list(anchor["op"]) == [22, 27, 32, 37, 42, 47]
@@ -98,3 +98,7 @@ def test_python_curves_take_every_kind_of_curve_name(small_dataset):
     assert lic_bench.records(str(small_dataset), codecs="webp")["op"].tolist() == [40.0] * 3
     with pytest.raises(LicBenchError, match="means only"):
         lic_bench.records("kodak", codecs="mlic++@paper")
+    with pytest.raises(LicBenchError, match="no stored spec digest"):  # the digest is what is wrong
+        lic_bench.records(str(small_dataset), codecs="webp@ffff")
+    with pytest.raises(LicBenchError, match="no results store at"):
+        lic_bench.curves("imgs", codecs="webp", store=small_dataset / "none.sqlite")

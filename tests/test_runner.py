@@ -231,6 +231,9 @@ def test_device_cuda_without_cuda_is_one_line_before_any_job(small_dataset):
         pytest.skip("a CUDA device is present")
     r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-d", str(small_dataset), "--device", "cuda", "--no-progress"])
     assert r.exit_code == 2 and "--device cuda" in r.output and "no CUDA device" in r.output
+    r = runner.invoke(app, ["run", "--codecs", "webp", "-q", "30", "-d", str(small_dataset), "--decode-device", "cuda:1",
+                            "--no-progress"])
+    assert r.exit_code == 2 and "--decode-device cuda:1" in r.output
     with Store() as st:
         assert st.count_records() == 0
 

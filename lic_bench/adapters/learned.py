@@ -372,7 +372,15 @@ class Learned(Codec):
                 if "y_hat" in out and hasattr(model, "g_s"):  # the encoder's own latents through g_s
                     return self._to_u8(model.g_s(out["y_hat"]).clamp_(0, 1))
                 if self._decoded_on - {dev}:  # decoded elsewhere: the decoder again, where the encoder ran
-                    return self._to_u8(model.decompress(strings, shape)["x_hat"])
+                    try:
+                        return self._to_u8(model.decompress(strings, shape)["x_hat"])
+                    except Exception as e:  # noqa: BLE001
+                        if not _is_oom(e):
+                            raise
+                        if dev.startswith("cuda"):
+                            torch.cuda.empty_cache()
+                        info["enc_dec_check"] = f"none: out of memory decoding again on the encode device ({dev})"
+                        return None
             # no encoder latents and decoded on this device: a second decode would repeat the job's decode
             # bit for bit (CompressAI's eval_model does not do it either)
             info["enc_dec_check"] = f"none: the model returns no encoder-side latents and decoded on the encode device ({dev})"
@@ -411,10 +419,12 @@ class Learned(Codec):
         q, shape, strings = unpack(data)
         self.check_operating_point(q)
         model = self.model(q, dev)
-        self._decoded_on.add(dev)
         try:
             with torch.inference_mode():
                 x_hat = model.decompress(strings, shape)["x_hat"]
+            self._decoded_on.add(dev)  # where a decode succeeded (an out-of-memory one falls back elsewhere)
         except (RuntimeError, ValueError, IndexError) as e:
+            if _is_oom(e):
+                raise
             raise LicBenchError(f"decoding failed: {type(e).__name__}: {str(e)[:200]}") from None
         return self._to_u8(x_hat)
