@@ -107,9 +107,11 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
         rec.flags += list(enc.info.pop("flags", []))  # e.g. tiled / device fallback, declared by the adapter
         rgb = _to_original_rgb(codec, decoded, h, w, policy)
 
+        t3 = clock()
         sse, sse_ycc = metrics.sse_rgb_and_ycbcr(image, rgb)
         metrics_device = (metric_options or {}).get("device") or "cpu"
         ms = metrics.ms_ssim(image, rgb, device=metrics_device)
+        metrics_s = clock() - t3
         if metrics_device != "cpu":  # same value within float32 rounding; where it ran is part of how it was made
             enc.info["metrics_device"] = metrics_device
         rec = rec.with_(
@@ -122,10 +124,13 @@ def evaluate(codec: Codec, image: np.ndarray, op: float, color_policy: str | Non
         if pixel_metrics:
             from .measure import compute
 
+            t3 = clock()
             try:
                 rec.metrics, rec.metric_ids = compute(list(pixel_metrics), image, rgb, **(metric_options or {}))
             except Exception as e:  # noqa: BLE001 - the job is retried by the next run
                 raise LicBenchError(f"metric computation failed ({type(e).__name__}: {e})") from e
+            metrics_s += clock() - t3
+        rec.extra = {**rec.extra, "metrics_s": metrics_s}  # the metrics' time (run summaries)
     except Exception as e:  # noqa: BLE001 - a codec failure is a recorded result, not a crash
         msg = str(e) if isinstance(e, LicBenchError) else f"{type(e).__name__}: {e}"
         rec.status, rec.bitstream, rec.metrics, rec.metric_ids = "failed", None, {}, {}

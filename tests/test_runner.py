@@ -247,12 +247,13 @@ def test_repeated_q_options_add_up(small_dataset):
 
 def test_run_says_where_the_jobs_time_went(small_dataset):
     s = _run(small_dataset, ops=[30])
-    assert s.codec_s > 0 and s.harness_s > 0 and s.store_s > 0
+    assert s.codec_s > 0 and s.metrics_s > 0 and s.harness_s > 0 and s.store_s > 0
     line = s.time_breakdown()
-    assert line.startswith("time in computed jobs: codec (encode + decode)") and "harness" in line and "store" in line
+    assert line.startswith("time in computed jobs: codec (encode + decode)") and all(
+        w in line for w in ("metrics", "other harness work", "store"))
     with Store() as st:
         recs = codec_results(st, "imgs", ["webp"])[0].records
-        assert all(r.extra["job_s"] >= r.enc_s + r.dec_s for r in recs)  # the job's time includes the codec's
+        assert all(r.extra["job_s"] >= r.enc_s + r.dec_s + r.extra["metrics_s"] for r in recs)  # parts of the job
     assert _run(small_dataset, ops=[30]).time_breakdown() is None  # all cached: nothing to say
     r = runner.invoke(app, ["run", "--codecs", "jpeg", "-q", "50", "-d", str(small_dataset), "--no-progress"])
     assert r.exit_code == 0 and "time in computed jobs: codec" in r.output
