@@ -51,6 +51,19 @@ def named_curve(st, ds, name: str, store=None, allow_tiled: bool = False):
         raise
 
 
+def named_curves(dataset: str, codecs, store=None, data_dir=None, allow_tiled: bool = False) -> list:
+    """named_curve of each of `codecs` on `dataset`, read with the store open only meanwhile."""
+    from .names import dataset_or_name
+
+    st = open_store_if_any(store)
+    try:
+        ds = dataset_or_name(st, dataset, data_dir)
+        return [named_curve(st, ds, name, store, allow_tiled) for name in _split(codecs)]
+    finally:
+        if st is not None:
+            st.close()
+
+
 def _split(codecs) -> list[str] | None:
     from .specs import split_codec_list
 
@@ -361,27 +374,19 @@ def records(dataset: str, codecs=None, store=None, data_dir=None):
     of every measured curve, or of the named ones — measured, or a shipped anchor (``vtm-12.1``)."""
     from types import SimpleNamespace
 
-    from .names import dataset_or_name
     from .results import records_frame
 
     if codecs is None:
         return records_frame(results(dataset, codecs, store, data_dir))
-    st = open_store_if_any(store)
-    try:
-        ds = dataset_or_name(st, dataset, data_dir)
-        found = []
-        for name in _split(codecs):
-            got = named_curve(st, ds, name, store)
-            if getattr(got, "kind", "measured") != "measured":  # a references.Curve
-                if got.records is None:
-                    raise LicBenchError(f"{got.label} is published as means only, no per-image records; "
-                                        "lic_bench.curves(dataset, codecs=[...]) shows its points")
-                got = SimpleNamespace(name=got.name, digest=None, dataset=got.dataset, records=got.records,
-                                      content_sha256=got.provenance.get("dataset_content_sha256"))
-            found.append(got)
-    finally:
-        if st is not None:
-            st.close()
+    found = []
+    for got in named_curves(dataset, codecs, store, data_dir):
+        if getattr(got, "kind", "measured") != "measured":  # a references.Curve
+            if got.records is None:
+                raise LicBenchError(f"{got.label} is published as means only, no per-image records; "
+                                    "lic_bench.curves(dataset, codecs=[...]) shows its points")
+            got = SimpleNamespace(name=got.name, digest=None, dataset=got.dataset, records=got.records,
+                                  content_sha256=got.provenance.get("dataset_content_sha256"))
+        found.append(got)
     return records_frame(found)
 
 
@@ -392,7 +397,7 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", dat
     take — measured results, shipped anchors (``vtm-12.1``), published curves (``mlic++@paper``),
     imported ones — each row saying its kind and where it comes from."""
     from .aggregate import AGGREGATIONS
-    from .names import CodecResults, dataset_or_name
+    from .names import CodecResults
     from .results import curve_rows, curves_frame, curves_rows
 
     if aggregation not in AGGREGATIONS:
@@ -401,17 +406,9 @@ def curves(dataset: str, codecs=None, store=None, aggregation: str = "mean", dat
         return curves_frame(results(dataset, codecs, store, data_dir), aggregation)
     import pandas as pd
 
-    st = open_store_if_any(store)
-    try:
-        ds = dataset_or_name(st, dataset, data_dir)
-        rows = []
-        for name in _split(codecs):
-            got = named_curve(st, ds, name, store, allow_tiled)
-            rows += curves_rows([got], aggregation) if isinstance(got, CodecResults) else curve_rows(got, aggregation)
-        return pd.DataFrame(rows)
-    finally:
-        if st is not None:
-            st.close()
+    return pd.DataFrame([row for got in named_curves(dataset, codecs, store, data_dir, allow_tiled)
+                         for row in (curves_rows([got], aggregation) if isinstance(got, CodecResults)
+                                     else curve_rows(got, aggregation))])
 
 
 def import_curve(path, dataset: str, name: str | None = None, store=None, replace: bool = False) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import METRIC_VERSION
@@ -113,6 +114,16 @@ _WORKER_CODECS: dict[str, object] = {}
 _LAST_IMAGE: tuple | None = None  # (path, pixel sha256, LoadedImage) of the previous job in this process
 _INDEXED = DecodedImages(0)  # what indexing decoded, when this process also runs the jobs
 KEEP_DECODED_BYTES = 256 << 20  # Kodak is 28 MB; beyond the budget images are decoded again by their jobs
+
+
+@contextmanager
+def _decoded_images_kept(in_process: bool):
+    """During a run whose jobs run in this process, indexing's decoded images are kept for them."""
+    _INDEXED.reset(KEEP_DECODED_BYTES if in_process else 0)
+    try:
+        yield
+    finally:
+        _INDEXED.reset(0)
 
 
 def _worker_codec(spec_dict: dict, options: dict):
@@ -226,84 +237,73 @@ def execute(prepared: list[PreparedCodec], ds: Dataset, store: Store, *, operati
             raise LicBenchError(f"{pc.spec.name}: random weights are for complexity and timing only; RD results are refused "
                                 "(use `lic-bench complexity`, or give real checkpoints)")
     in_process = executor == "local" and jobs <= 1 and not job_timeout
-    _INDEXED.reset(KEEP_DECODED_BYTES if in_process else 0)
-    try:
-        return _index_and_run(prepared, ds, store, in_process, operating_points=operating_points, jobs=jobs,
-                              options=options, keep_bitstreams=keep_bitstreams, progress=progress, executor=executor,
-                              scheduler=scheduler, retries=retries, job_timeout=job_timeout,
-                              pixel_metrics=pixel_metrics, metric_options=metric_options)
-    finally:
-        _INDEXED.reset(0)
+    with _decoded_images_kept(in_process):
+        content, images, load_errors = index_dataset(ds, store, keep=_INDEXED)
+        if not images:
+            raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
+                                (f" ({load_errors[0][0]}: {load_errors[0][1]})" if load_errors else ""))
+        store.put_dataset(content, ds.name, str(ds.folder),
+                          [(r.name, r.pixel_sha256, r.width, r.height, json.dumps(r.flags)) for r in images])
+        by_name = {pc.spec.name: pc for pc in prepared}
+        for pc in prepared:
+            store.put_spec(pc.digest, pc.spec.name, pc.spec.adapter, pc.identity, pc.spec.to_dict())
+        todo, cached = plan(prepared, images, store, operating_points)
+        for pc in prepared:  # weights and user classes load once, before any job: a problem is one error, not one per image
+            ops = sorted({j.op for j in todo if j.spec_name == pc.spec.name})
+            if ops:
+                pc.codec.preflight(ops)
+                if not in_process:
+                    pc.codec.release()
+        summary = RunSummary(ds.name, content, planned=len(todo) + cached, cached=cached, load_errors=load_errors,
+                             digests={n: pc.digest for n, pc in by_name.items()}, notes=image_notes(images))
 
+        def record(job: Job, rec: dict) -> None:
+            t = time.perf_counter()
+            store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
+            summary.store_s += time.perf_counter() - t
+            if rec.status == "ok":
+                summary.done += 1
+                job_s, metrics_s = rec.extra.get("job_s"), rec.extra.get("metrics_s", 0.0)
+                if job_s is not None and rec.enc_s is not None and rec.dec_s is not None:
+                    summary.codec_s += rec.enc_s + rec.dec_s
+                    summary.metrics_s += metrics_s
+                    summary.harness_s += max(0.0, job_s - rec.enc_s - rec.dec_s - metrics_s)
+            else:
+                summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
 
-def _index_and_run(prepared, ds, store, in_process: bool, *, operating_points, jobs, options, keep_bitstreams,
-                   progress, executor, scheduler, retries, job_timeout, pixel_metrics, metric_options) -> RunSummary:
-    content, images, load_errors = index_dataset(ds, store, keep=_INDEXED)
-    if not images:
-        raise LicBenchError(f"dataset {ds.name!r}: no readable images in {ds.folder}" +
-                            (f" ({load_errors[0][0]}: {load_errors[0][1]})" if load_errors else ""))
-    store.put_dataset(content, ds.name, str(ds.folder),
-                      [(r.name, r.pixel_sha256, r.width, r.height, json.dumps(r.flags)) for r in images])
-    by_name = {pc.spec.name: pc for pc in prepared}
-    for pc in prepared:
-        store.put_spec(pc.digest, pc.spec.name, pc.spec.adapter, pc.identity, pc.spec.to_dict())
-    todo, cached = plan(prepared, images, store, operating_points)
-    for pc in prepared:  # weights and user classes load once, before any job: a problem is one error, not one per image
-        ops = sorted({j.op for j in todo if j.spec_name == pc.spec.name})
-        if ops:
-            pc.codec.preflight(ops)
-            if not in_process:
-                pc.codec.release()
-    summary = RunSummary(ds.name, content, planned=len(todo) + cached, cached=cached, load_errors=load_errors,
-                         digests={n: pc.digest for n, pc in by_name.items()}, notes=image_notes(images))
-
-    def record(job: Job, rec: dict) -> None:
-        t = time.perf_counter()
-        store.put_record(by_name[job.spec_name].digest, rec, keep_bitstream=keep_bitstreams)
-        summary.store_s += time.perf_counter() - t
-        if rec.status == "ok":
-            summary.done += 1
-            job_s, metrics_s = rec.extra.get("job_s"), rec.extra.get("metrics_s", 0.0)
-            if job_s is not None and rec.enc_s is not None and rec.dec_s is not None:
-                summary.codec_s += rec.enc_s + rec.dec_s
-                summary.metrics_s += metrics_s
-                summary.harness_s += max(0.0, job_s - rec.enc_s - rec.dec_s - metrics_s)
+        args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path),  # noqa: E731
+                          j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
+        bar = _Progress(len(todo), enabled=progress and bool(todo))
+        remaining = {id(j): j for j in todo}
+        if in_process:
+            for pc in prepared:  # reuse the planning instances in-process
+                _WORKER_CODECS[pc.spec.name] = pc.codec
+            if todo:
+                import torch  # noqa: F401  (MS-SSIM needs it: imported before the first job, so it counts as start-up)
+            stream = run_in_process(todo, run_job, args)
+        elif executor == "local":
+            stream = run_process_pool(todo, run_job, args, jobs, retries, job_timeout, _init_worker)
+        elif executor in ("dask", "dask-local"):
+            stream = run_dask(todo, run_job, args, scheduler if executor == "dask" else None, jobs, retries, _init_worker)
         else:
-            summary.failed.append((job.spec_name, job.op, job.image.name, rec.error or "unknown error"))
-
-    args = lambda j: (by_name[j.spec_name].spec.to_dict(), options.get(j.spec_name, {}), j.op, str(j.image.path),  # noqa: E731
-                      j.image.pixel_sha256, tuple(pixel_metrics), metric_options or {})
-    bar = _Progress(len(todo), enabled=progress and bool(todo))
-    remaining = {id(j): j for j in todo}
-    if in_process:
-        for pc in prepared:  # reuse the planning instances in-process
-            _WORKER_CODECS[pc.spec.name] = pc.codec
-        if todo:
-            import torch  # noqa: F401  (MS-SSIM's; imported here, its second is start-up, not the first job's time)
-        stream = run_in_process(todo, run_job, args)
-    elif executor == "local":
-        stream = run_process_pool(todo, run_job, args, jobs, retries, job_timeout, _init_worker)
-    elif executor in ("dask", "dask-local"):
-        stream = run_dask(todo, run_job, args, scheduler if executor == "dask" else None, jobs, retries, _init_worker)
-    else:
-        raise LicBenchError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
-    try:
-        with terminate_as_interrupt():
-            try:
-                for j, rec in stream:
-                    record(j, rec)
-                    remaining.pop(id(j), None)
-                    bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
-            finally:
-                stream.close()  # stops workers (and their tools) and cancels what is queued
-    except KeyboardInterrupt as e:
-        summary.interrupted = True
-        summary.terminated = isinstance(e, Terminated)
-    finally:
-        bar.close()
-        _WORKER_CODECS.clear()
-    summary.left = len(remaining)
-    return summary
+            raise LicBenchError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+        try:
+            with terminate_as_interrupt():
+                try:
+                    for j, rec in stream:
+                        record(j, rec)
+                        remaining.pop(id(j), None)
+                        bar.advance(f"{j.spec_name} q={j.op:g} {j.image.name}")
+                finally:
+                    stream.close()  # stops workers (and their tools) and cancels what is queued
+        except KeyboardInterrupt as e:
+            summary.interrupted = True
+            summary.terminated = isinstance(e, Terminated)
+        finally:
+            bar.close()
+            _WORKER_CODECS.clear()
+        summary.left = len(remaining)
+        return summary
 
 
 def image_notes(images: list[ImageRef]) -> list[str]:

@@ -64,8 +64,9 @@ def command(
     typer.echo(f"{res.dataset.describe()}: {s.planned} jobs, {s.cached} cached, {s.done} computed, {len(s.failed)} failed"
                + (f", {s.left} left (interrupted)" if s.interrupted else ""))
     print_rd_tables(res.results, res.dataset.name, aggregation)
-    if s.time_breakdown():
-        typer.echo(s.time_breakdown())
+    timing = s.time_breakdown()
+    if timing:
+        typer.echo(timing)
     for note in s.notes:
         typer.echo(f"  note: {note}", err=True)
     for name, err in s.load_errors:
